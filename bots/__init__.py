@@ -1,0 +1,1 @@
+"""roomchat's built-in bots (installed as ``roomchat_bots``)."""

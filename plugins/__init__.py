@@ -1,0 +1,1 @@
+"""roomchat's built-in message-type plugins (installed as ``roomchat_plugins``)."""

@@ -1,0 +1,11 @@
+"""The built-in plugins shipped with roomchat: plugin name -> module.
+
+The message-type plugins live in the ``plugins/`` folder and the bots in
+``bots/``; they install as the ``roomchat_plugins`` and ``roomchat_bots``
+packages (see pyproject.toml and docs/plugins.md). Each is registered exactly
+like a third-party plugin, through ``PluginHost.add``. Add a built-in here.
+"""
+
+BUILTIN_PLUGINS: dict[str, str] = {
+    "default_rooms": "roomchat.default_rooms",
+}

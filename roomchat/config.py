@@ -1,0 +1,231 @@
+"""The YAML configuration: rooms, users, plugins, bots and server settings.
+
+Every model forbids unknown keys, so a typo is an error that names the key
+rather than a setting silently ignored. ``load_config`` turns pydantic's
+errors into lines that name the file, the key path and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .errors import ConfigError
+from .users import Role
+from .yamlfile import read_yaml
+
+ALL_ROLES = (Role.ADMIN, Role.TEACHER, Role.STUDENT)
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+RoomName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Admission = Literal["users", "jwt", "guests"]
+
+
+class Strict(BaseModel):
+    """Base of every config model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class RateLimit(Strict):
+    """At most ``messages`` emits per user in any ``per_seconds`` window."""
+
+    messages: PositiveInt = 20
+    per_seconds: PositiveFloat = 10.0
+
+
+class RoomPlugins(Strict):
+    """Which plugins a room runs, and the room's own settings for them."""
+
+    enabled: list[str] | Literal["all"] = "all"
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class RoomConfig(Strict):
+    """One room: who may enter, how many, and what they may send."""
+
+    title: str | None = None
+    admit: list[Admission] = Field(
+        default_factory=lambda: ["users", "jwt"],
+        description="ways in: 'users' (tokens from this file), 'jwt' (signed tokens), 'guests'",
+    )
+    roles: list[Role] = Field(default_factory=lambda: list(ALL_ROLES))
+    max_users: PositiveInt | None = None
+    message_types: Literal["open", "known"] = "open"
+    rate_limit: RateLimit | None = Field(default_factory=RateLimit)
+    max_message_bytes: PositiveInt = 64 * 1024
+    plugins: RoomPlugins = Field(default_factory=RoomPlugins)
+
+    @property
+    def admits_guests(self) -> bool:
+        """Whether a connection without a token may enter as a guest."""
+        return "guests" in self.admit
+
+
+class EnvRef(Strict):
+    """A secret read from an environment variable: ``{env: NAME}``."""
+
+    env: Annotated[str, StringConstraints(min_length=1)]
+
+
+class UserConfig(Strict):
+    """A known user: fixed ID, name and role, and the token that proves it."""
+
+    id: PositiveInt = Field(alias="ID")
+    name: Name
+    role: Role
+    token: Annotated[str, StringConstraints(min_length=8)] | EnvRef
+
+
+class AuthConfig(Strict):
+    """How credentials are checked."""
+
+    jwt_secret_env: str = "ROOMCHAT_JWT_SECRET"
+    jwt_issuer: str = "roomchat"
+    guest_id_start: PositiveInt = 1_000_000
+
+
+class ServerConfig(Strict):
+    """Process-wide settings of ``roomchat serve``."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    cors_origins: list[str] = Field(default_factory=list)
+    create_rooms: bool = False
+    new_room: RoomConfig = Field(
+        default_factory=lambda: RoomConfig(admit=["users", "jwt", "guests"]),
+        description="the settings of a room created on first join",
+    )
+    max_http_buffer_size: PositiveInt = 1_000_000
+    websocket_compression: bool = False
+    ping_interval: PositiveFloat = 25.0
+    ping_timeout: PositiveFloat = 20.0
+    handler_timeout: PositiveFloat = 2.0
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
+
+
+class PluginsConfig(Strict):
+    """Plugins beyond the built-ins and installed packages, and their settings."""
+
+    load: list[str] = Field(default_factory=list, description="modules or .py files to load")
+    disable: list[str] = Field(default_factory=list, description="plugin names not to load")
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class BotConfig(Strict):
+    """A bot that starts with the server and joins its rooms."""
+
+    kind: str
+    id: PositiveInt = Field(alias="ID")
+    name: Name
+    role: Role = Role.STUDENT
+    rooms: list[RoomName] = Field(min_length=1)
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class ClusterConfig(Strict):
+    """Several servers as one, sharing state through Redis."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "roomchat"
+    heartbeat_seconds: PositiveFloat = 2.0
+    dead_after_seconds: PositiveFloat = 6.0
+
+
+class Config(Strict):
+    """The whole configuration file."""
+
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    users: list[UserConfig] = Field(default_factory=list)
+    rooms: dict[RoomName, RoomConfig] = Field(default_factory=dict)
+    plugins: PluginsConfig = Field(default_factory=PluginsConfig)
+    bots: list[BotConfig] = Field(default_factory=list)
+    cluster: ClusterConfig | None = None
+
+    @field_validator("users")
+    @classmethod
+    def _unique_users(cls, users: list[UserConfig]) -> list[UserConfig]:
+        seen: set[int] = set()
+        for user in users:
+            if user.id in seen:
+                raise ValueError(f"user ID {user.id} is listed twice; IDs must be unique")
+            seen.add(user.id)
+        return users
+
+    @model_validator(mode="after")
+    def _ids_below_guest_range(self) -> Config:
+        start = self.auth.guest_id_start
+        for who in [*self.users, *self.bots]:
+            if who.id >= start:
+                raise ValueError(
+                    f"ID {who.id} ({who.name}) is in the guest range; "
+                    f"configured IDs must be below auth.guest_id_start ({start})"
+                )
+        bot_ids = {b.id for b in self.bots}
+        clash = bot_ids & {u.id for u in self.users}
+        if clash:
+            raise ValueError(f"bot IDs {sorted(clash)} are also user IDs; IDs must be unique")
+        return self
+
+
+def _describe(error: dict[str, Any]) -> str:
+    path = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] in ("missing", "value_error") or error["type"].startswith("model_"):
+        return f"{path}: {message}"
+    if error["type"] == "extra_forbidden":
+        return f"{path}: unknown key (check its spelling, or remove it)"
+    return f"{path}: {message} (got {error['input']!r})"
+
+
+def parse_config(data: Any, source: str = "<config>") -> Config:
+    """Validate already-parsed YAML; errors name ``source``, the key path and what was expected."""
+    if data is None:
+        data = {}
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, [_describe(e) for e in exc.errors()]) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, validate and resolve a config file (environment references included)."""
+    config = parse_config(read_yaml(path), str(path))
+    return resolve_secrets(config, str(path))
+
+
+def resolve_secrets(config: Config, source: str) -> Config:
+    """Replace ``{env: NAME}`` tokens with the variables' values; a missing one is an error."""
+    problems = []
+    for index, user in enumerate(config.users):
+        if isinstance(user.token, EnvRef):
+            value = os.environ.get(user.token.env)
+            if not value:
+                problems.append(
+                    f"users.{index}.token: environment variable {user.token.env} is not set "
+                    f"(it holds the token of user {user.id}, {user.name})"
+                )
+            else:
+                user.token = value
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def default_config_path() -> Path:
+    """``config/roomchat.yaml`` of a source checkout, or the ROOMCHAT_CONFIG variable."""
+    return Path(os.environ.get("ROOMCHAT_CONFIG", "config/roomchat.yaml"))

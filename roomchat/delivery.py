@@ -1,0 +1,65 @@
+"""Delivery: putting ``message`` events on the wire for users and rooms.
+
+Socket.IO rooms carry the addressing: every connection enters the room's
+channel and its user's channel, so a message to a user reaches all of that
+user's connections, on every server when a Redis manager is configured.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from typing import Any
+
+import socketio
+
+from . import protocol
+from .protocol import Message
+
+
+def room_channel(room: str) -> str:
+    """The Socket.IO room of a chat room (prefixed, so no name can pose as a user channel)."""
+    return "r:" + room
+
+
+def user_channel(room: str, user_id: int) -> str:
+    """The Socket.IO room of one user's connections in one chat room."""
+    return f"u:{user_id}:{room}"
+
+
+class Delivery:
+    """Builds ``message`` payloads (with an id and a time) and emits them."""
+
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self._sio = sio
+        # A per-process prefix keeps ids unique across servers and restarts.
+        self._prefix = os.urandom(4).hex()
+        self._counter = itertools.count(1)
+
+    def data(self, sender_id: int, message: Message) -> dict[str, Any]:
+        """The ``data`` of a ``message`` event: from, message, and the server's id and time (ms)."""
+        return {
+            "from": sender_id,
+            "message": {"type": message.type, "value": message.value},
+            "id": f"{self._prefix}-{next(self._counter):x}",
+            "time": int(time.time() * 1000),
+        }
+
+    async def send(self, data: dict[str, Any], to: str, skip: list[str] | str | None = None) -> None:
+        """Emit prepared ``data`` to a channel, skipping the given connections."""
+        await self._sio.emit(protocol.MESSAGE, protocol.payload("New message", data), to=to, skip_sid=skip)
+
+    async def to_user(self, room: str, user_id: int, sender_id: int, message: Message) -> dict[str, Any]:
+        """Send a message to every connection of one user in a room."""
+        data = self.data(sender_id, message)
+        await self.send(data, user_channel(room, user_id))
+        return data
+
+    async def to_room(
+        self, room: str, sender_id: int, message: Message, skip: list[str] | str | None = None
+    ) -> dict[str, Any]:
+        """Send a message to everyone in a room but the ``skip`` connections."""
+        data = self.data(sender_id, message)
+        await self.send(data, room_channel(room), skip)
+        return data

@@ -1,0 +1,178 @@
+"""The path of a chat message: check it, dispatch it by type, deliver it.
+
+For every ``message`` and ``broadcast-message`` emit, in this order:
+
+1. shape (``invalid_message``), size (``too_large``), rate (``rate_limited``);
+2. its type: unknown types pass in ``open`` rooms (``unknown_type`` in
+   ``known`` rooms); a known type's value is validated (``validation_failed``)
+   and its sender's role checked (``forbidden``);
+3. the target of a direct message (``invalid_target``, ``user_not_found``);
+4. the all-types hooks (``roomchat_check_message``: moderation, policy), then
+   the type's own handlers (transform, answer, consume);
+5. delivery, then ``roomchat_message_delivered``.
+
+The type is looked up in a dict, so registering more types costs the others
+nothing; a message whose type has no handlers in a room without all-types
+hooks skips step 4 entirely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import protocol
+from .context import MessageContext
+from .delivery import room_channel, user_channel
+from .errors import Refusal
+from .logs import event
+from .protocol import Message
+from .session import Session
+from .users import ROOM_ID
+
+if TYPE_CHECKING:
+    from .server import ChatServer
+
+log = logging.getLogger("roomchat.messages")
+SENT = "Message sent"
+
+
+class Dispatcher:
+    """The ``message`` and ``broadcast-message`` handlers."""
+
+    def __init__(self, server: ChatServer) -> None:
+        self.server = server
+        self.timeout = server.config.server.handler_timeout
+
+    async def direct(self, sid: str, message: Any = None, user_id: Any = None, *_: Any) -> dict[str, Any] | None:
+        """``message``: send to one user of the sender's room."""
+        return await self._handle(sid, protocol.DIRECT, message, user_id, direct=True)
+
+    async def broadcast(self, sid: str, message: Any = None, *_: Any) -> dict[str, Any] | None:
+        """``broadcast-message``: send to every user of the room but the sender."""
+        return await self._handle(sid, protocol.BROADCAST, message, None, direct=False)
+
+    async def _handle(self, sid: str, event_name: str, raw: Any, target: Any, direct: bool) -> dict[str, Any] | None:
+        session = self.server.sessions.get(sid)
+        if session is None:
+            return None  # the connection is going away
+        if not session.ready.is_set():
+            await session.ready.wait()  # nothing is sent before initial-response
+        try:
+            data = await self._process(session, raw, target, direct)
+        except Refusal as refusal:
+            return await self._refuse(session, event_name, refusal)
+        except Exception:
+            log.exception("message handling failed")
+            return await self._refuse(
+                session, event_name, Refusal("plugin_error", "The server could not handle this message")
+            )
+        return protocol.payload(SENT, data)
+
+    async def _refuse(self, session: Session, event_name: str, refusal: Refusal) -> dict[str, Any] | None:
+        event(log, "refused", code=refusal.code, emit=event_name, room=session.room, user=session.user.id)
+        if self.server.wants_ack():
+            return protocol.refused(refusal)
+        await self.server.sio.emit(protocol.ERROR_RESPONSE, protocol.error_response(refusal, event_name), to=session.sid)
+        return None
+
+    async def _process(self, session: Session, raw: Any, target: Any, direct: bool) -> dict[str, Any]:
+        message = protocol.parse_message(raw)
+        room = session.room_config
+        if _json_size(message) > room.max_message_bytes:
+            raise Refusal("too_large", f"Messages in this room are at most {room.max_message_bytes} bytes as JSON")
+        limit = room.rate_limit
+        if limit is not None and not await self.server.state.rate_limiter.hit(
+            session.rate_key, limit.messages, limit.per_seconds
+        ):
+            raise Refusal(
+                "rate_limited", f"Slow down: at most {limit.messages} messages per {limit.per_seconds:g} seconds"
+            )
+        pipeline = session.pipeline
+        entry = pipeline.types.get(message.type)
+        if entry is None:
+            if pipeline.known_only:
+                raise Refusal("unknown_type", f"This room does not accept messages of type {message.type!r}")
+        else:
+            message_type = entry[0]
+            if message_type.roles is not None and session.user.role not in message_type.roles:
+                raise Refusal("forbidden", f"{session.user.role.value.title()}s may not send {message.type!r} messages")
+            if not (message_type.direct if direct else message_type.broadcast):
+                how = "to one user" if direct else "to the whole room"
+                raise Refusal("forbidden", f"{message.type!r} messages cannot be sent {how}")
+            message.value = message_type.validate(message.value)
+        target_id = await self._target(session, target) if direct else None
+        if entry is None or not entry[0].handlers:
+            if not pipeline.checks and not pipeline.delivered:
+                return await self._deliver(session, message, target_id)
+        return await self._run_plugins(session, message, target_id, entry)
+
+    async def _target(self, session: Session, raw: Any) -> int:
+        target_id = protocol.parse_target(raw)
+        if target_id == ROOM_ID or await self.server.state.presence.member(session.room, target_id) is None:
+            raise Refusal("user_not_found", f"User {target_id} is not in this room")
+        return target_id
+
+    async def _run_plugins(self, session: Session, message: Message, target_id: int | None, entry: Any) -> dict[str, Any]:
+        ctx = MessageContext(self.server, session.room, session.room_config, session.user, session.sid, message, target_id)
+        for check, settings in session.pipeline.checks:
+            ctx.settings = settings
+            await self._call(check, ctx, "roomchat_check_message")
+        if entry is not None:
+            ctx.settings = entry[1]
+            for handler in entry[0].handlers:
+                await self._call(handler, ctx, message.type)
+                if ctx.consumed:
+                    break
+        message.value = ctx.value
+        if ctx.consumed:
+            return self.server.delivery.data(session.user.id, message)
+        data = await self._deliver(session, message, target_id)
+        for delivered, settings in session.pipeline.delivered:
+            ctx.settings = settings
+            try:
+                await self._call(delivered, ctx, "roomchat_message_delivered", data)
+            except Refusal:
+                pass  # too late to refuse; the message is out
+        return data
+
+    async def _call(self, fn: Callable[..., Any], ctx: MessageContext, what: str, *args: Any) -> None:
+        """Run one plugin function with a time limit; failures refuse only this message."""
+        try:
+            result = fn(ctx, *args)
+            if inspect.isawaitable(result):
+                await asyncio.wait_for(result, self.timeout)
+        except Refusal:
+            raise
+        except TimeoutError:
+            event(log, "plugin_timeout", logging.ERROR, handler=_name(fn), step=what, room=ctx.room)
+            raise Refusal("plugin_error", f"A plugin took too long with this message ({what})") from None
+        except Exception:
+            log.exception("plugin %s failed on a %s message", _name(fn), ctx.type)
+            raise Refusal("plugin_error", f"A plugin failed on this message ({what})") from None
+
+    async def _deliver(self, session: Session, message: Message, target_id: int | None) -> dict[str, Any]:
+        delivery = self.server.delivery
+        data = delivery.data(session.user.id, message)
+        if target_id is not None:
+            await delivery.send(data, user_channel(session.room, target_id))
+        else:
+            sids = await self.server.state.presence.sids(session.room, session.user.id)
+            await delivery.send(data, room_channel(session.room), sids if len(sids) > 1 else session.sid)
+        return data
+
+
+def _json_size(message: Message) -> int:
+    try:
+        text = json.dumps(message.as_wire(), ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):  # binary attachments decode to bytes
+        raise Refusal("invalid_message", "A message's value must be JSON (binary attachments are not accepted)") from None
+    return len(text) if text.isascii() else len(text.encode())
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"

@@ -1,0 +1,50 @@
+"""The few plain HTTP routes beside Socket.IO: health and message-type schemas."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .server import ChatServer
+
+ASGIReceive = Any
+ASGISend = Any
+
+
+def schemas(server: ChatServer) -> dict[str, Any]:
+    """Every registered message type's value as JSON Schema, by type name."""
+    return {
+        t.name: {"plugin": t.plugin, "description": t.description, "schema": t.json_schema()}
+        for t in sorted(server.plugins.types, key=lambda t: t.name)
+    }
+
+
+def http_app(server: ChatServer) -> Any:
+    """An ASGI app for ``GET /healthz``, ``GET /schema`` and ``GET /schema/<type>``."""
+
+    async def app(scope: dict[str, Any], receive: ASGIReceive, send: ASGISend) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"].rstrip("/") or "/"
+        if scope["method"] not in ("GET", "HEAD"):
+            await _reply(send, 405, {"error": "only GET is supported here"})
+        elif path == "/healthz":
+            await _reply(send, 200, {"status": "ok", "connections": server.connection_count()})
+        elif path == "/schema":
+            await _reply(send, 200, schemas(server))
+        elif path.startswith("/schema/"):
+            entry = schemas(server).get(path.removeprefix("/schema/"))
+            status = 200 if entry else 404
+            await _reply(send, status, entry or {"error": "no such message type", "see": "/schema"})
+        else:
+            await _reply(send, 404, {"error": "not found", "see": ["/socket.io/", "/healthz", "/schema"]})
+
+    return app
+
+
+async def _reply(send: ASGISend, status: int, body: Any) -> None:
+    raw = json.dumps(body, ensure_ascii=False, indent=None).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": raw})

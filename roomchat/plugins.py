@@ -1,0 +1,221 @@
+"""Finding, registering and calling plugins.
+
+Built-ins, installed packages (entry-point group ``roomchat``) and modules or
+files named in the config all go through ``PluginHost.add``, which is
+``pm.register`` plus reading what the plugin registers. Nothing about a
+built-in is special.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import inspect
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+from pydantic import BaseModel, ValidationError
+
+from . import hookspecs
+from .config import PluginsConfig, RoomConfig
+from .builtins import BUILTIN_PLUGINS
+from .errors import ConfigError
+from .logs import event
+from .messagetypes import MessageType, TypeRegistry
+
+log = logging.getLogger("roomchat.plugins")
+
+ENTRY_POINT_GROUP = "roomchat"
+
+
+@dataclass
+class RoomPipeline:
+    """What one room runs: its known types with their settings, and its all-types hooks."""
+
+    types: dict[str, tuple[MessageType, Any]]
+    checks: list[tuple[Callable[..., Any], Any]]
+    delivered: list[tuple[Callable[..., Any], Any]]
+    known_only: bool
+
+
+@dataclass
+class PluginInfo:
+    """A registered plugin: its name, where it came from, and what it registers."""
+
+    name: str
+    origin: str
+    types: list[str] = field(default_factory=list)
+    bots: list[str] = field(default_factory=list)
+    hooks: list[str] = field(default_factory=list)
+
+
+class PluginHost:
+    """The plugin manager, the type registry and the bot registry of one server."""
+
+    def __init__(self, handler_timeout: float = 2.0) -> None:
+        self.pm = pluggy.PluginManager("roomchat")
+        self.pm.add_hookspecs(hookspecs)
+        self.types = TypeRegistry()
+        self.bots: dict[str, type] = {}
+        self.info: dict[str, PluginInfo] = {}
+        self.settings_models: dict[str, type[BaseModel]] = {}
+        self.handler_timeout = handler_timeout
+        self._pipelines: dict[int, tuple[RoomConfig, RoomPipeline]] = {}
+        self._global_settings: dict[str, dict[str, Any]] = {}
+
+    # -- registration -------------------------------------------------------
+
+    def add(self, plugin: object, name: str, origin: str) -> None:
+        """Register one plugin and read its types, bots and settings model."""
+        if self.pm.is_blocked(name):
+            return
+        self.pm.register(plugin, name=name)
+        info = PluginInfo(name, origin, hooks=sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
+        self.info[name] = info
+
+        def register_type(message_type: MessageType) -> None:
+            self.types.register(message_type, plugin=name)
+            info.types.append(message_type.name)
+
+        def register_bot(bot_class: type) -> None:
+            kind = getattr(bot_class, "kind", None) or bot_class.__name__
+            if kind in self.bots:
+                raise ValueError(f"bot kind {kind!r} is registered twice")
+            self.bots[kind] = bot_class
+            info.bots.append(kind)
+
+        self._call_own(plugin, "roomchat_register_message_types", register=register_type)
+        self._call_own(plugin, "roomchat_register_bots", register=register_bot)
+        model = self._call_own(plugin, "roomchat_settings_model")
+        if model is not None:
+            self.settings_models[name] = model
+        self._pipelines.clear()
+
+    def _call_own(self, plugin: object, hook_name: str, **kwargs: Any) -> Any:
+        """Call one plugin's own implementation of a hook (None if it has none)."""
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            if impl.plugin is plugin:
+                return impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+        return None
+
+    def load(self, config: PluginsConfig, source: str) -> None:
+        """Built-ins, then installed packages, then what the config file ``source`` names."""
+        for name in config.disable:
+            self.pm.set_blocked(name)
+        for name, module in BUILTIN_PLUGINS.items():
+            self.add(importlib.import_module(module), name, "built-in")
+        self._load_entry_points()
+        for spec in config.load:
+            module, name = import_plugin(spec, source)
+            self.add(module, name, f"config: {spec}")
+        self._global_settings = config.settings
+
+    def _load_entry_points(self) -> None:
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if self.pm.is_blocked(ep.name) or self.pm.has_plugin(ep.name):
+                continue
+            dist = ep.dist
+            origin = f"package {dist.name} {dist.version}" if dist else f"entry point {ep.value}"
+            self.add(ep.load(), ep.name, origin)
+
+    # -- settings and per-room pipelines --------------------------------------
+
+    def validate_settings(self, rooms: dict[str, RoomConfig], source: str) -> None:
+        """Check every plugin's settings (global and per room); a bad value stops start-up."""
+        problems: list[str] = []
+        for name in self._global_settings:
+            if name not in self.info:
+                problems.append(f"plugins.settings.{name}: no plugin is called {name!r}")
+        for room_name, room in rooms.items():
+            for name in room.plugins.settings:
+                if name not in self.info:
+                    problems.append(f"{room_name}.plugins.settings.{name}: no plugin is called {name!r}")
+            enabled = room.plugins.enabled
+            for name in enabled if enabled != "all" else ():
+                if name not in self.info:
+                    problems.append(f"{room_name}.plugins.enabled: no plugin is called {name!r}")
+            for name in self.settings_models:
+                try:
+                    self._settings_for(room, name)
+                except ValidationError as exc:
+                    for e in exc.errors():
+                        loc = ".".join(str(p) for p in e["loc"])
+                        problems.append(f"{room_name}.plugins.settings.{name}.{loc}: {e['msg']}")
+        if problems:
+            raise ConfigError(source, problems)
+
+    def _settings_for(self, room: RoomConfig, plugin: str) -> Any:
+        model = self.settings_models.get(plugin)
+        merged = {**self._global_settings.get(plugin, {}), **room.plugins.settings.get(plugin, {})}
+        return model.model_validate(merged) if model is not None else merged
+
+    def pipeline(self, room: RoomConfig) -> RoomPipeline:
+        """The room's pipeline, built once per room config."""
+        cached = self._pipelines.get(id(room))
+        if cached is not None and cached[0] is room:
+            return cached[1]
+        pipeline = self._build_pipeline(room)
+        self._pipelines[id(room)] = (room, pipeline)
+        return pipeline
+
+    def _enabled(self, room: RoomConfig, plugin: str) -> bool:
+        return room.plugins.enabled == "all" or plugin in room.plugins.enabled
+
+    def _build_pipeline(self, room: RoomConfig) -> RoomPipeline:
+        types = {
+            t.name: (t, self._settings_for(room, t.plugin)) for t in self.types if self._enabled(room, t.plugin)
+        }
+        return RoomPipeline(
+            types=types,
+            checks=list(self._impls("roomchat_check_message", room)),
+            delivered=list(self._impls("roomchat_message_delivered", room)),
+            known_only=room.message_types == "known",
+        )
+
+    def _impls(self, hook_name: str, room: RoomConfig) -> Iterator[tuple[Callable[..., Any], Any]]:
+        # pluggy calls the last registered first; keep its order.
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            if self._enabled(room, impl.plugin_name):
+                yield impl.function, self._settings_for(room, impl.plugin_name)
+
+    # -- calling server-wide hooks -------------------------------------------
+
+    async def notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Call a lifecycle hook on every plugin; await what they return; log and isolate failures."""
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            try:
+                result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+                if inspect.isawaitable(result):
+                    await asyncio.wait_for(result, self.handler_timeout)
+            except Exception:
+                event(log, "plugin_failed", logging.ERROR, plugin=impl.plugin_name, hook=hook_name)
+                log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
+
+
+def import_plugin(spec: str, source: str) -> tuple[ModuleType, str]:
+    """Import a plugin named in config file ``source``: a dotted module, or a .py file beside it."""
+    if spec.endswith(".py") or "/" in spec:
+        path = (Path(source).parent / spec).resolve()
+        name = path.stem
+        module_name = f"roomchat_local_plugins.{name}"
+        loader_spec = importlib.util.spec_from_file_location(module_name, path)
+        if loader_spec is None or loader_spec.loader is None or not path.is_file():
+            raise ConfigError(source, [f"plugins.load: no plugin file at {path}"])
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[module_name] = module
+        loader_spec.loader.exec_module(module)
+        return module, name
+    try:
+        module = importlib.import_module(spec)
+    except ImportError as exc:
+        raise ConfigError(source, [f"plugins.load: cannot import {spec!r}: {exc}"]) from None
+    return module, spec.rsplit(".", 1)[-1]

@@ -1,0 +1,135 @@
+"""The chat server: one python-socketio AsyncServer, wired to joins and dispatch.
+
+Reading order for newcomers: ``joining.py`` (connect, identify, announce),
+``identity.py`` (who is this?), ``dispatch.py`` (check, dispatch by type),
+``delivery.py`` (put it on the wire). This module only builds and connects them.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from typing import Any
+
+import socketio
+
+from . import protocol
+from .config import Config, RoomConfig
+from .delivery import Delivery
+from .dispatch import Dispatcher
+from .errors import Refusal
+from .identity import Authenticator, check_auth_config
+from .joining import Joins
+from .logs import event
+from .plugins import PluginHost
+from .session import Session
+from .state import StateBackend
+from .state.memory import memory_backend
+from .users import User
+
+log = logging.getLogger("roomchat.server")
+
+_wants_ack: contextvars.ContextVar[bool] = contextvars.ContextVar("wants_ack", default=False)
+
+
+class SocketServer(socketio.AsyncServer):
+    """AsyncServer that records whether the client asked for an ack.
+
+    PROTOCOL.md sends ``error-response`` only to an emit without an ack
+    callback, and python-socketio does not tell a handler whether there is
+    one. The packet's ack id is known here, one frame up; this override is
+    checked against the pinned python-socketio by tests/test_protocol_errors.py.
+    """
+
+    async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):  # type: ignore[no-untyped-def]
+        _wants_ack.set(id is not None)
+        return await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+
+
+def _cors(origins: list[str]) -> str | list[str] | None:
+    if "*" in origins:
+        return "*"
+    return origins or None  # None: same origin only
+
+
+class ChatServer:
+    """Everything one roomchat server process holds: config, plugins, state, sessions."""
+
+    def __init__(self, config: Config, source: str = "<config>", state: StateBackend | None = None,
+                 client_manager: socketio.AsyncManager | None = None) -> None:
+        self.config = config
+        self.source = source
+        self.plugins = PluginHost(config.server.handler_timeout)
+        self.plugins.load(config.plugins, source)
+        self.plugins.validate_settings(
+            {**{f"rooms.{name}": room for name, room in config.rooms.items()}, "server.new_room": config.server.new_room},
+            source,
+        )
+        self.state = state or memory_backend(config.auth.guest_id_start)
+        self.auth = Authenticator(config, self.state.guest_ids)
+        self.sessions: dict[str, Session] = {}
+        settings = config.server
+        self.sio = SocketServer(
+            async_mode="asgi",
+            client_manager=client_manager,
+            cors_allowed_origins=_cors(settings.cors_origins),
+            max_http_buffer_size=settings.max_http_buffer_size,
+            ping_interval=settings.ping_interval,
+            ping_timeout=settings.ping_timeout,
+            async_handlers=False,
+        )
+        # Handle each connection's packets in the order they arrive, inline,
+        # instead of one task per packet: a sender's messages keep their order
+        # even when a plugin awaits I/O, and the hot path creates no tasks.
+        # Every handler is bounded by handler_timeout, well under ping_timeout.
+        self.sio.eio.async_handlers = False
+        self.delivery = Delivery(self.sio)
+        self.joins = Joins(self)
+        self.dispatcher = Dispatcher(self)
+        self.sio.on("connect", self.joins.connect)
+        self.sio.on("disconnect", self.joins.disconnect)
+        self.sio.on(protocol.DIRECT, self.dispatcher.direct)
+        self.sio.on(protocol.BROADCAST, self.dispatcher.broadcast)
+
+    @staticmethod
+    def wants_ack() -> bool:
+        """Whether the emit being handled now came with an ack callback."""
+        return _wants_ack.get()
+
+    def resolve_room(self, name: str) -> RoomConfig:
+        """The room's config, from the first plugin that knows it (the config file last)."""
+        room = self.plugins.pm.hook.roomchat_resolve_room(server=self, name=name)
+        if room is None:
+            raise Refusal("room_not_found", f"There is no room called {name!r}")
+        return room
+
+    async def check_admission(self, room: str, user: User) -> None:
+        """Refuse a user the room has banned. (Moderation fills this in.)"""
+
+    async def start(self) -> None:
+        """Start the state backend and tell plugins the server is up."""
+        await self.state.start()
+        warning = check_auth_config(self.config.auth)
+        if warning and any("jwt" in r.admit for r in self.config.rooms.values()):
+            event(log, "jwt_disabled", logging.WARNING, reason=warning)
+        await self.plugins.notify("roomchat_startup", server=self)
+        event(log, "started", plugins=len(self.plugins.info), types=len(self.plugins.types), rooms=len(self.config.rooms))
+
+    async def stop(self) -> None:
+        """Disconnect every client cleanly, tell plugins, release the backend."""
+        for sid in list(self.sessions):
+            await self.sio.disconnect(sid, ignore_queue=True)
+        await self.sio.shutdown()
+        await self.plugins.notify("roomchat_shutdown", server=self)
+        await self.state.close()
+        event(log, "stopped")
+
+    def connection_count(self) -> int:
+        """Connections joined to a room on this server."""
+        return len(self.sessions)
+
+    def asgi_app(self) -> Any:
+        """The ASGI application: Socket.IO under /socket.io/, plus /healthz and /schema."""
+        from .http import http_app
+
+        return socketio.ASGIApp(self.sio, other_asgi_app=http_app(self))

@@ -1,0 +1,89 @@
+"""State held in this process: the default, for a single server."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+
+from ..users import User
+from .base import GuestIds, Joined, Presence, RateLimiter, StateBackend
+
+
+class MemoryPresence(Presence):
+    """Rooms as dicts of user ID to (user, connections), in order of joining."""
+
+    def __init__(self) -> None:
+        self._rooms: dict[str, dict[int, tuple[User, set[str]]]] = {}
+
+    async def join(self, room: str, user: User, sid: str) -> Joined:
+        members = self._rooms.setdefault(room, {})
+        entry = members.get(user.id)
+        if entry is None:
+            members[user.id] = (user, {sid})
+        else:
+            entry[1].add(sid)
+        return Joined(first=entry is None, members=[u for u, _ in members.values()])
+
+    async def leave(self, room: str, user: User, sid: str) -> bool:
+        members = self._rooms.get(room)
+        entry = members.get(user.id) if members else None
+        if entry is None or sid not in entry[1]:
+            return False
+        entry[1].discard(sid)
+        if entry[1]:
+            return False
+        del members[user.id]  # type: ignore[union-attr]
+        if not members:
+            del self._rooms[room]
+        return True
+
+    async def members(self, room: str) -> list[User]:
+        return [u for u, _ in self._rooms.get(room, {}).values()]
+
+    async def member(self, room: str, user_id: int) -> User | None:
+        entry = self._rooms.get(room, {}).get(user_id)
+        return entry[0] if entry else None
+
+    async def count(self, room: str) -> int:
+        return len(self._rooms.get(room, ()))
+
+    async def sids(self, room: str, user_id: int) -> list[str]:
+        entry = self._rooms.get(room, {}).get(user_id)
+        return sorted(entry[1]) if entry else []
+
+
+class MemoryGuestIds(GuestIds):
+    """Counts up from the first guest ID."""
+
+    def __init__(self, start: int) -> None:
+        self._next = itertools.count(start)
+
+    async def allocate(self) -> int:
+        return next(self._next)
+
+
+class MemoryRateLimiter(RateLimiter):
+    """Token buckets in a dict: ``limit`` tokens, refilled at ``limit / window`` per second."""
+
+    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._now = now
+
+    async def hit(self, key: str, limit: int, window: float) -> bool:
+        now = self._now()
+        tokens, last = self._buckets.get(key, (float(limit), now))
+        tokens = min(float(limit), tokens + (now - last) * limit / window)
+        if tokens < 1.0:
+            self._buckets[key] = (tokens, now)
+            return False
+        self._buckets[key] = (tokens - 1.0, now)
+        return True
+
+    async def forget(self, key: str) -> None:
+        self._buckets.pop(key, None)
+
+
+def memory_backend(guest_id_start: int) -> StateBackend:
+    """The in-process backend."""
+    return StateBackend(MemoryPresence(), MemoryGuestIds(guest_id_start), MemoryRateLimiter())

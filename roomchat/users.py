@@ -1,0 +1,46 @@
+"""Who takes part in a room: roles and users as the wire protocol shows them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+
+class Role(str, Enum):
+    """A user's role. It always comes from a credential, never from the client."""
+
+    ADMIN = "ADMIN"
+    TEACHER = "TEACHER"
+    STUDENT = "STUDENT"
+
+    @property
+    def is_staff(self) -> bool:
+        """Teachers and admins run rooms: moderation, quizzes, locks."""
+        return self is not Role.STUDENT
+
+
+ROOM_ID = 0
+"""ID 0 is the room itself: the sender of messages from the server or a plugin."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A participant as the protocol shows it: ``{"ID", "role", "name"}``.
+
+    ``bot`` is server-side knowledge only; it is never sent to clients.
+    """
+
+    id: int
+    role: Role
+    name: str
+    bot: bool = False
+
+    def as_wire(self) -> dict[str, Any]:
+        """The user as every payload shows it."""
+        return {"ID": self.id, "role": self.role.value, "name": self.name}
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any], bot: bool = False) -> User:
+        """Read a user back from a payload (``as_wire``'s inverse)."""
+        return cls(id=int(data["ID"]), role=Role(data["role"]), name=str(data["name"]), bot=bot)
