@@ -14,6 +14,7 @@ from typing import Any
 import socketio
 
 from . import protocol
+from .clock import Clock
 from .config import Config, RoomConfig
 from .delivery import Delivery
 from .dispatch import Dispatcher
@@ -56,11 +57,15 @@ class ChatServer:
     """Everything one roomchat server process holds: config, plugins, state, sessions."""
 
     def __init__(self, config: Config, source: str = "<config>", state: StateBackend | None = None,
-                 client_manager: socketio.AsyncManager | None = None) -> None:
+                 client_manager: socketio.AsyncManager | None = None,
+                 extra_plugins: dict[str, object] | None = None, clock: Clock | None = None) -> None:
         self.config = config
         self.source = source
+        self.clock = clock or Clock()
         self.plugins = PluginHost(config.server.handler_timeout)
         self.plugins.load(config.plugins, source)
+        for name, plugin in (extra_plugins or {}).items():
+            self.plugins.add(plugin, name, "given to ChatServer")
         self.plugins.validate_settings(
             {**{f"rooms.{name}": room for name, room in config.rooms.items()}, "server.new_room": config.server.new_room},
             source,

@@ -4,6 +4,6 @@
 ``redis`` shares it between several servers (see docs/scaling.md).
 """
 
-from .base import GuestIds, Presence, RateLimiter, StateBackend
+from .base import GuestIds, KeyValueStore, Presence, RateLimiter, StateBackend
 
-__all__ = ["GuestIds", "Presence", "RateLimiter", "StateBackend"]
+__all__ = ["GuestIds", "KeyValueStore", "Presence", "RateLimiter", "StateBackend"]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from ..users import User
 
@@ -64,6 +65,38 @@ class RateLimiter(ABC):
         """Drop a key's counter (its user left)."""
 
 
+class KeyValueStore(ABC):
+    """Small shared state for plugins and bots (poll tallies, say), namespaced by the caller.
+
+    The operations map one to one onto Redis so the cluster backend can share
+    them; values are JSON-compatible.
+    """
+
+    @abstractmethod
+    async def get(self, key: str) -> Any:
+        """The value at ``key``, or None."""
+
+    @abstractmethod
+    async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        """Store ``value`` at ``key``, forgotten after ``ttl`` seconds if given."""
+
+    @abstractmethod
+    async def delete(self, key: str) -> None:
+        """Forget ``key``."""
+
+    @abstractmethod
+    async def hash_set(self, key: str, field: str, value: Any, only_if_new: bool = False) -> bool:
+        """Set one field of the hash at ``key``; with ``only_if_new``, not if it exists. True if set."""
+
+    @abstractmethod
+    async def hash_get_all(self, key: str) -> dict[str, Any]:
+        """Every field of the hash at ``key``."""
+
+    @abstractmethod
+    async def incr(self, key: str, amount: int = 1) -> int:
+        """Add to the integer at ``key`` (0 if missing) and return the result."""
+
+
 @dataclass
 class StateBackend:
     """The set of stores one server uses."""
@@ -71,6 +104,7 @@ class StateBackend:
     presence: Presence
     guest_ids: GuestIds
     rate_limiter: RateLimiter
+    kv: KeyValueStore
 
     async def start(self) -> None:
         """Connect to whatever the backend needs."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import time
 from collections.abc import Callable
+from typing import Any
 
 from ..users import User
-from .base import GuestIds, Joined, Presence, RateLimiter, StateBackend
+from .base import GuestIds, Joined, KeyValueStore, Presence, RateLimiter, StateBackend
 
 
 class MemoryPresence(Presence):
@@ -84,6 +86,54 @@ class MemoryRateLimiter(RateLimiter):
         self._buckets.pop(key, None)
 
 
+
+
+class MemoryKeyValue(KeyValueStore):
+    """A dict with expiry times, read through the given clock."""
+
+    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+        self._data: dict[str, tuple[Any, float | None]] = {}
+        self._now = now
+
+    def _live(self, key: str) -> Any:
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        value, expires = entry
+        if expires is not None and self._now() >= expires:
+            del self._data[key]
+            return None
+        return value
+
+    async def get(self, key: str) -> Any:
+        return copy.deepcopy(self._live(key))
+
+    async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        self._data[key] = (copy.deepcopy(value), self._now() + ttl if ttl is not None else None)
+
+    async def delete(self, key: str) -> None:
+        self._data.pop(key, None)
+
+    async def hash_set(self, key: str, field: str, value: Any, only_if_new: bool = False) -> bool:
+        table = self._live(key)
+        if table is None:
+            table = {}
+            self._data[key] = (table, None)
+        if only_if_new and field in table:
+            return False
+        table[field] = copy.deepcopy(value)
+        return True
+
+    async def hash_get_all(self, key: str) -> dict[str, Any]:
+        return copy.deepcopy(self._live(key) or {})
+
+    async def incr(self, key: str, amount: int = 1) -> int:
+        value = int(self._live(key) or 0) + amount
+        expires = self._data.get(key, (None, None))[1]
+        self._data[key] = (value, expires)
+        return value
+
+
 def memory_backend(guest_id_start: int) -> StateBackend:
     """The in-process backend."""
-    return StateBackend(MemoryPresence(), MemoryGuestIds(guest_id_start), MemoryRateLimiter())
+    return StateBackend(MemoryPresence(), MemoryGuestIds(guest_id_start), MemoryRateLimiter(), MemoryKeyValue())

@@ -1,0 +1,165 @@
+"""Real roomchat servers for tests: a subprocess, or a thread of this process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config import Config, parse_config, resolve_secrets
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(config: dict[str, Any], directory: str | Path | None = None) -> Path:
+    """Write a config dict to a YAML file and return its path."""
+    directory = Path(directory or tempfile.mkdtemp(prefix="roomchat-"))
+    path = directory / "roomchat.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def wait_healthy(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Wait until ``url``/healthz answers 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"roomchat exited with {proc.returncode} before answering")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer /healthz within {timeout}s")
+
+
+class RoomchatProcess:
+    """``roomchat serve`` in its own process on a free loopback port.
+
+    Use as a context manager; ``stop()`` sends SIGTERM and waits, and
+    ``kill()`` sends SIGKILL (a crash). Logs go to ``log_path``.
+    """
+
+    def __init__(self, config: dict[str, Any] | str | Path, env: dict[str, str] | None = None,
+                 port: int | None = None, args: list[str] | None = None) -> None:
+        self.config_path = Path(config) if isinstance(config, (str, Path)) else write_config(config)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = self.config_path.with_name(f"server-{self.port}.log")
+        self.env = {**os.environ, **(env or {})}
+        self.args = args or []
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 20.0) -> RoomchatProcess:
+        """Start the server and wait until it answers."""
+        cmd = [sys.executable, "-m", "roomchat", "serve", "--config", str(self.config_path),
+               "--host", "127.0.0.1", "--port", str(self.port), *self.args]
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=self.env)
+        try:
+            wait_healthy(self.url, timeout, self.proc)
+        except Exception:
+            self.stop()
+            raise RuntimeError(f"roomchat did not start; its log:\n{self.log()}") from None
+        return self
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout``; returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies without cleaning up."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log(self) -> str:
+        """Everything the server logged so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> RoomchatProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class RoomchatThread:
+    """A roomchat server running in a thread of this process, on a free loopback port.
+
+    ``plugins`` are objects (modules, classes, instances) registered like any
+    plugin, for tests that define a plugin inline.
+    """
+
+    def __init__(self, config: dict[str, Any] | Config, plugins: dict[str, object] | None = None,
+                 port: int | None = None) -> None:
+        self.config = config if isinstance(config, Config) else resolve_secrets(parse_config(config), "<test>")
+        self.extra_plugins = plugins or {}
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.chat: Any = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self, timeout: float = 20.0) -> RoomchatThread:
+        """Build the server, start uvicorn in a thread, wait until it answers."""
+        from ..serve import _Uvicorn, uvicorn_config
+        from ..server import ChatServer
+
+        self.chat = ChatServer(self.config, "<test>", extra_plugins=self.extra_plugins)
+        self._server = _Uvicorn(uvicorn_config(self.chat, "127.0.0.1", self.port), self.chat)
+        self._server.install_signal_handlers = lambda: None  # only the main thread may
+        self._thread = threading.Thread(target=self._run, name=f"roomchat-{self.port}", daemon=True)
+        self._thread.start()
+        wait_healthy(self.url, timeout)
+        return self
+
+    def _run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self._server.serve())
+
+    def call(self, coro: Any, timeout: float = 10.0) -> Any:
+        """Run a coroutine on the server's loop and return its result."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        """Shut the server down (clients get a normal disconnect)."""
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(15)
+
+    def __enter__(self) -> RoomchatThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
