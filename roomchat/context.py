@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .errors import Refusal
 from .protocol import Message
@@ -16,12 +17,17 @@ if TYPE_CHECKING:
 class MessageContext:
     """One message on its way through the pipeline.
 
-    Read: ``room``, ``room_config``, ``sender``, ``type``, ``value`` (validated),
-    ``target`` (the addressed user's ID, or None for a broadcast), ``settings``
-    (the handling plugin's settings for this room), ``server``.
+    Read: ``room`` (its name), ``room_config``, ``sender`` (a ``User``),
+    ``type``, ``value`` (validated against the type's model and dumped as
+    JSON data: a model arrives as a dict), ``target`` (the addressed user's
+    ID, or None for a broadcast), ``is_broadcast``, ``settings`` (the running
+    plugin's settings for this room: its settings model, or a dict),
+    ``server`` (the ``ChatServer``), ``id`` (the delivered message's id; None
+    until it is delivered).
     Act: change ``value`` to transform what recipients get; ``reply`` /
     ``send_to_room`` / ``send_to_user`` to answer as the room (ID 0);
-    ``consume()`` to stop delivery; ``refuse(...)`` to refuse the message.
+    ``consume()`` to stop delivery; ``invalid(...)`` to refuse with
+    ``validation_failed``; ``refuse(...)`` to refuse with any other code.
     """
 
     __slots__ = ("server", "room", "room_config", "sender", "sid", "type", "value", "target", "settings", "consumed", "id")
@@ -57,9 +63,24 @@ class MessageContext:
         """Deliver this message to nobody; the sender's ack still says it was accepted."""
         self.consumed = True
 
-    def refuse(self, code: str, message: str, **details: Any) -> None:
-        """Refuse the message with a PROTOCOL.md code; nobody receives it."""
+    def refuse(self, code: str, message: str, **details: Any) -> NoReturn:
+        """Refuse the message with a PROTOCOL.md code; nobody receives it.
+
+        ``message`` is a sentence the sender can read; ``details`` become
+        extra keys of the refusal's ``data``.
+        """
         raise Refusal(code, message, **details)
+
+    def invalid(self, msg: str, loc: Sequence[str | int] = (), type: str = "value_error") -> NoReturn:
+        """Refuse with ``validation_failed`` and one field-level error, shaped like the model's own.
+
+        ``loc`` is the path of the offending field inside ``value``
+        (``("option",)``); ``msg`` says what is wrong with it.
+        """
+        raise Refusal(
+            "validation_failed", f"This {self.type} message is not valid: {msg}",
+            errors=[{"loc": list(loc), "msg": msg, "type": type}],
+        )
 
     async def reply(self, value: Any, type: str | None = None) -> None:
         """Send a message from the room (ID 0) to the sender's connections."""

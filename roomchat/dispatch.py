@@ -132,6 +132,7 @@ class Dispatcher:
         if ctx.consumed:
             return self.server.delivery.data(session.user.id, message)
         data = await self._deliver(session, message, target_id)
+        ctx.id = data["id"]
         for delivered, settings in session.pipeline.delivered:
             ctx.settings = settings
             try:

@@ -1,14 +1,25 @@
 """Every hook a roomchat plugin can implement.
 
-pluggy calls hooks synchronously. A hook that needs I/O returns an awaitable
-(define it with ``async def``) and the core awaits it, within the server's
-``handler_timeout``. Hooks are prefixed ``roomchat_`` and documented one by one
-in docs/plugins.md; tests/test_hookspecs.py checks that each one is documented.
+A plugin is any module, class or object with functions named after these
+hooks and marked ``@roomchat.hookimpl``. Hooks are prefixed ``roomchat_``,
+documented one by one in docs/plugins.md, and tests/test_hookspecs.py fails
+when one is not documented there or not exercised by a test.
 
-Messages of a given type are handled by the handlers that type registers
-(``roomchat_register_message_types``); the core looks the type up, so a
-type's handlers cost nothing to messages of other types. The hooks named
-``roomchat_*message*`` below see every message whatever its type.
+pluggy calls hooks synchronously. A hook that needs I/O is written with
+``async def``: it returns an awaitable, and the core awaits it within the
+server's ``handler_timeout`` (``server.handler_timeout`` in the config).
+The registration hooks (``roomchat_register_*``, ``roomchat_settings_model``)
+and ``roomchat_resolve_room`` must answer synchronously.
+
+Messages of one type are handled by the handlers that type registers
+(``roomchat_register_message_types``); the core looks the type up in a dict,
+so a type's handlers cost nothing to messages of other types. Only
+``roomchat_check_message`` and ``roomchat_message_delivered`` see every
+message, whatever its type.
+
+Failures are isolated: a message hook that raises (or outlives the timeout)
+refuses only that message with ``plugin_error`` and logs the traceback; a
+delivered or lifecycle hook that fails is logged and the others still run.
 """
 
 from __future__ import annotations
@@ -21,96 +32,175 @@ import pluggy
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from .config import RoomConfig
     from .context import MessageContext
     from .messagetypes import MessageType
     from .server import ChatServer
     from .users import User
 
-hookspec = pluggy.HookspecMarker("roomchat")
-hookimpl = pluggy.HookimplMarker("roomchat")
+PROJECT = "roomchat"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
 
 MaybeAwaitable = Awaitable[None] | None
+"""What a hook that may do I/O returns: None, or an awaitable the core awaits (``async def``)."""
+
+
+# -- registration: called once per plugin, when it is registered ---------------
 
 
 @hookspec
 def roomchat_register_message_types(register: Callable[[MessageType], None]) -> None:
     """Register this plugin's message types by calling ``register(MessageType(...))``.
 
-    A MessageType names the type, the pydantic model (or type) its ``value``
-    must match, and its handlers. Called once for each plugin, when it is
-    registered. Two plugins registering the same type name is an error that
-    stops start-up and names both.
+    Gets: ``register``, a function taking one ``roomchat.MessageType`` (its
+    ``name``, the pydantic model or type its ``value`` must match, and its
+    ``handlers``: the per-type pipeline steps that validate further,
+    transform, answer or consume). Call it once per type.
+    Returns: nothing (the return value is ignored).
+    When: once for each plugin, as it is registered at start-up (and by
+    ``roomchat plugins`` / ``roomchat schema``). Synchronous.
+    First answer wins: no; every plugin registers its own types. Two plugins
+    registering the same type name stop start-up with an error naming both.
     """
 
 
 @hookspec
 def roomchat_settings_model() -> type[BaseModel] | None:
-    """The pydantic model of this plugin's settings, or None if it has none.
+    """The pydantic model of this plugin's settings, or None if it takes none.
 
-    Settings come from ``plugins.settings.<plugin name>`` in the config,
-    overridden per room by ``rooms.<room>.plugins.settings.<plugin name>``.
-    They are validated at start-up, so a bad value stops the server with a
-    message naming the key. Handlers read them as ``ctx.settings``. The core
-    calls each plugin's implementation on its own (results are not merged).
+    Gets: nothing.
+    Returns: a pydantic model class (use ``extra="forbid"`` so a misspelt key
+    is an error); every field needs a default, because a room with no
+    settings gets the defaults.
+    When: once for each plugin, as it is registered. Synchronous. The core
+    calls each plugin's implementation on its own, so answers are never
+    merged or compared (first answer wins: not applicable).
+    Settings come from ``plugins.settings.<plugin>`` in the config, overridden
+    key by key per room by ``rooms.<room>.plugins.settings.<plugin>``. They
+    are validated at start-up: a bad value stops the server with a message
+    naming the key. Handlers and the all-types hooks read the validated model
+    as ``ctx.settings``; without a model, ``ctx.settings`` is the plain dict.
     """
 
 
 @hookspec
-def roomchat_check_message(ctx: MessageContext) -> MaybeAwaitable:
-    """Every message, whatever its type, after its value is validated and before its handlers.
+def roomchat_register_bots(register: Callable[[type[Any]], None]) -> None:
+    """Register bot classes by calling ``register(BotClass)``.
 
-    For moderation and policy. Refuse the message by raising
-    ``roomchat.Refusal`` (or ``ctx.refuse(...)``); return None (or an
-    awaitable of None) to let it pass. All implementations run, in pluggy's
-    order, until one refuses. ``ctx.value`` may be changed (to redact, say).
+    Gets: ``register``, a function taking one ``roomchat.bot.Bot`` subclass;
+    its ``kind`` is what ``bots: - kind:`` names in the config.
+    Returns: nothing (ignored).
+    When: once for each plugin, as it is registered. Synchronous.
+    First answer wins: no; a kind registered twice stops start-up.
+    """
+
+
+@hookspec(firstresult=True)
+def roomchat_resolve_room(server: ChatServer, name: str) -> RoomConfig | None:
+    """The ``RoomConfig`` of room ``name``, or None to leave it to the next plugin.
+
+    Gets: the ``server`` and the room ``name`` a connecting client asked for.
+    Returns: a ``roomchat.config.RoomConfig``, or None. Raise
+    ``Refusal("room_not_found", ...)`` to refuse the room outright.
+    When: on every join, before the user is identified. Synchronous (it is
+    on the join path); keep it fast, cache what you look up.
+    First answer wins: yes (firstresult). The built-in answer (rooms from the
+    config file, then a room created on first join when
+    ``server.create_rooms`` is on) is ``trylast``, so a plugin's answer comes
+    first and the file is the fallback.
+    """
+
+
+# -- every message, whatever its type ------------------------------------------------
+
+
+@hookspec
+def roomchat_check_message(ctx: MessageContext) -> MaybeAwaitable:
+    """See every message, whatever its type; let it pass or refuse it.
+
+    Gets: ``ctx``, the message's ``roomchat.MessageContext``: its sender,
+    type, validated ``value``, target, room, and this plugin's settings for
+    the room. ``ctx.value`` may be changed (to redact, say).
+    Returns: None (or an awaitable of None) to let the message pass. Refuse
+    it by raising ``roomchat.Refusal`` (or calling ``ctx.refuse(...)``) with a
+    code from PROTOCOL.md: ``forbidden``, ``muted``, ``validation_failed``...
+    When: for every ``message`` and ``broadcast-message`` in a room where the
+    plugin is enabled, after the value was validated against its type's model
+    and the target was checked, before the type's own handlers.
+    First answer wins: no; every implementation runs, in pluggy's order
+    (last registered first, ``tryfirst``/``trylast`` respected), until one
+    refuses. One that raises anything else, or outlives ``handler_timeout``,
+    refuses the message with ``plugin_error``.
     """
 
 
 @hookspec
 def roomchat_message_delivered(ctx: MessageContext, data: dict[str, Any]) -> MaybeAwaitable:
-    """Every message after it was delivered, with the ``data`` its recipients got.
+    """See every message after it went out, with the ``data`` its recipients got.
 
-    For logging, history and metrics. Not called for refused or consumed
-    messages. Return values are ignored; an error is logged and does not
-    affect the sender, whose message has already gone out.
+    Gets: ``ctx`` (as in ``roomchat_check_message``; ``ctx.id`` is the
+    delivered message's id) and ``data``, the ``message`` event's data:
+    ``{"from", "message": {"type", "value"}, "id", "time"}``.
+    Returns: nothing (ignored; too late to refuse).
+    When: after delivery, before the sender's ack, for every delivered
+    message in a room where the plugin is enabled. Not called for refused or
+    consumed messages, nor for what plugins send with ``ctx.reply`` and the
+    like. For logging, history and metrics.
+    First answer wins: no; all run. A failure or timeout is logged and the
+    other implementations still run; the sender is not told.
     """
+
+
+# -- lifecycle: server-wide, every plugin is told ---------------------------------------
 
 
 @hookspec
 def roomchat_startup(server: ChatServer) -> MaybeAwaitable:
-    """The server has started and is about to accept connections."""
+    """The server has started and is about to accept connections.
+
+    Gets: the ``server`` (``server.config``, ``server.plugins``, ``server.state``).
+    Returns: nothing (ignored). Open connections, start timers here.
+    When: once, at start-up, before the port accepts connections.
+    First answer wins: no; all run. A failure or a timeout is logged and
+    start-up goes on without it.
+    """
 
 
 @hookspec
 def roomchat_shutdown(server: ChatServer) -> MaybeAwaitable:
-    """The server is stopping; release what ``roomchat_startup`` took."""
+    """The server is stopping; release what ``roomchat_startup`` took.
+
+    Gets: the ``server``.
+    Returns: nothing (ignored).
+    When: once, after every client was disconnected, before the state backend closes.
+    First answer wins: no; all run, each failure logged and isolated.
+    """
 
 
 @hookspec
 def roomchat_user_joined(server: ChatServer, room: str, user: User) -> MaybeAwaitable:
-    """``user`` entered ``room`` (its first connection), after ``user-connected`` went out."""
+    """``user`` entered ``room``.
+
+    Gets: the ``server``, the ``room`` name and the ``roomchat.User`` (``id``,
+    ``role``, ``name``, ``bot``).
+    Returns: nothing (ignored). To greet, send with
+    ``server.delivery.to_user(room, user.id, roomchat.ROOM_ID, Message(...))``.
+    When: on the user's first connection to the room, after
+    ``initial-response`` and ``user-connected`` went out. Server-wide: it is
+    called for every room, whatever the room's ``plugins.enabled``.
+    First answer wins: no; all run, each failure logged and isolated.
+    """
 
 
 @hookspec
 def roomchat_user_left(server: ChatServer, room: str, user: User) -> MaybeAwaitable:
-    """``user`` left ``room`` (its last connection closed), after ``user-disconnected`` went out."""
+    """``user`` left ``room``.
 
-
-@hookspec
-def roomchat_register_bots(register: Callable[[type[Any]], None]) -> None:
-    """Register bot classes by calling ``register(BotClass)``; ``kind`` in the config names them.
-
-    Called once for each plugin, when it is registered.
-    """
-
-
-@hookspec(firstresult=True)
-def roomchat_resolve_room(server: ChatServer, name: str) -> Any:
-    """The RoomConfig of room ``name``, or None to leave the question to the next plugin.
-
-    The first answer that is not None wins (firstresult). The built-in
-    answer runs last (trylast): rooms from the config file, then a room
-    created on first join when ``server.create_rooms`` is on. Raise
-    ``Refusal("room_not_found", ...)`` to refuse the room outright. Must
-    answer synchronously: it runs on every join.
+    Gets: the ``server``, the ``room`` name and the ``roomchat.User``.
+    Returns: nothing (ignored).
+    When: when the user's last connection to the room closed, after
+    ``user-disconnected`` went out to those left. Server-wide, like
+    ``roomchat_user_joined``.
+    First answer wins: no; all run, each failure logged and isolated.
     """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,12 +26,19 @@ class MessageType:
       validates (``str``, ``Annotated[int, Field(ge=0)]``...). A value that does
       not match is refused with ``validation_failed`` and field-level ``errors``;
       one that matches is delivered as the model dumps it (normalised).
-    - ``handlers``: run in order on every message of this type that passed
-      validation. A handler may change ``ctx.value`` (transform), answer with
-      ``ctx.reply`` / ``ctx.send_to_room``, stop delivery with ``ctx.consume()``,
-      or refuse with ``ctx.refuse`` / ``raise Refusal``.
+    - ``handlers``: the type's pipeline steps, functions or ``async def``
+      coroutines taking a ``MessageContext``, run in order on every message of
+      this type that passed validation (each within ``handler_timeout``). A
+      handler may check further and refuse (``ctx.invalid`` for
+      ``validation_failed`` with field-level errors, ``ctx.refuse`` /
+      ``raise Refusal`` for other codes), change ``ctx.value`` (transform:
+      recipients get the new value), answer as the room, ID 0
+      (``ctx.reply``, ``ctx.send_to_room``, ``ctx.send_to_user``), or stop
+      delivery with ``ctx.consume()`` (the remaining handlers are skipped).
     - ``roles``: who may send it (others get ``forbidden``); None means everyone.
     - ``direct`` / ``broadcast``: whether it may be sent that way.
+    - ``description``: one line for ``roomchat schema`` and ``GET /schema``.
+    - ``plugin``: filled in on registration with the registering plugin's name.
     """
 
     name: str
@@ -50,6 +57,9 @@ class MessageType:
         self.adapter = TypeAdapter(self.value)
         self.roles = frozenset(self.roles) if self.roles is not None else None
         self.handlers = tuple(self.handlers)
+        for handler in self.handlers:
+            if not callable(handler):
+                raise TypeError(f"message type {self.name!r}: handler {handler!r} is not callable")
 
     def validate(self, value: Any) -> Any:
         """The value as recipients get it, or ``validation_failed`` with field-level errors."""
@@ -92,7 +102,11 @@ class TypeRegistry:
         """The type called ``name``, if any."""
         return self._types.get(name)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def remove(self, name: str) -> None:
+        """Forget a type (when its plugin failed to register)."""
+        self._types.pop(name, None)
+
+    def __iter__(self) -> Iterator[MessageType]:
         return iter(self._types.values())
 
     def __len__(self) -> int:

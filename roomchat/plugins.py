@@ -51,6 +51,7 @@ class PluginInfo:
 
     name: str
     origin: str
+    module: str = ""
     types: list[str] = field(default_factory=list)
     bots: list[str] = field(default_factory=list)
     hooks: list[str] = field(default_factory=list)
@@ -73,15 +74,44 @@ class PluginHost:
     # -- registration -------------------------------------------------------
 
     def add(self, plugin: object, name: str, origin: str) -> None:
-        """Register one plugin and read its types, bots and settings model."""
+        """Register one plugin and read its types, bots and settings model.
+
+        A problem in what the plugin registers (a type name taken, a bad
+        MessageType, a registration hook that raises) stops start-up with a
+        ConfigError naming the plugin and where it came from.
+        """
         if self.pm.is_blocked(name):
             return
+        existing = self.pm.get_plugin(name)
+        if existing is plugin:
+            return  # the same object twice (its entry point, then handed over by a test): once is enough
+        if existing is not None:
+            raise ConfigError(origin, [
+                f"a plugin called {name!r} is already registered ({self.info[name].origin}); "
+                f"give this one another name, or add {name!r} to plugins.disable to drop the other"
+            ])
         self.pm.register(plugin, name=name)
-        info = PluginInfo(name, origin, hooks=sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
+        info = PluginInfo(name, origin, module=_module_of(plugin),
+                          hooks=sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
         self.info[name] = info
+        try:
+            self._read_registrations(plugin, info)
+        except Exception as exc:
+            self.pm.unregister(plugin)
+            del self.info[name]
+            for type_name in info.types:
+                self.types.remove(type_name)
+            for kind in info.bots:
+                del self.bots[kind]
+            self.settings_models.pop(name, None)
+            raise ConfigError(f"plugin {name} ({origin})", [f"{type(exc).__name__}: {exc}"]) from exc
+        self._pipelines.clear()
 
+    def _read_registrations(self, plugin: object, info: PluginInfo) -> None:
         def register_type(message_type: MessageType) -> None:
-            self.types.register(message_type, plugin=name)
+            if not isinstance(message_type, MessageType):
+                raise TypeError(f"register() takes a roomchat.MessageType, not {type(message_type).__name__}")
+            self.types.register(message_type, plugin=info.name)
             info.types.append(message_type.name)
 
         def register_bot(bot_class: type) -> None:
@@ -95,8 +125,9 @@ class PluginHost:
         self._call_own(plugin, "roomchat_register_bots", register=register_bot)
         model = self._call_own(plugin, "roomchat_settings_model")
         if model is not None:
-            self.settings_models[name] = model
-        self._pipelines.clear()
+            if not (isinstance(model, type) and issubclass(model, BaseModel)):
+                raise TypeError(f"roomchat_settings_model must return a pydantic model class, not {model!r}")
+            self.settings_models[info.name] = model
 
     def _call_own(self, plugin: object, hook_name: str, **kwargs: Any) -> Any:
         """Call one plugin's own implementation of a hook (None if it has none)."""
@@ -130,28 +161,42 @@ class PluginHost:
     # -- settings and per-room pipelines --------------------------------------
 
     def validate_settings(self, rooms: dict[str, RoomConfig], source: str) -> None:
-        """Check every plugin's settings (global and per room); a bad value stops start-up."""
+        """Check every plugin's settings (global and per room); a bad value stops start-up naming the key.
+
+        ``rooms`` maps a key path (``rooms.lobby``) to the room's config.
+        """
         problems: list[str] = []
-        for name in self._global_settings:
+        for name, values in self._global_settings.items():
             if name not in self.info:
-                problems.append(f"plugins.settings.{name}: no plugin is called {name!r}")
+                problems.append(f"plugins.settings.{name}: no plugin is called {name!r} ({self._known()})")
+            else:
+                problems += self._check(f"plugins.settings.{name}", name, values)
         for room_name, room in rooms.items():
-            for name in room.plugins.settings:
-                if name not in self.info:
-                    problems.append(f"{room_name}.plugins.settings.{name}: no plugin is called {name!r}")
             enabled = room.plugins.enabled
             for name in enabled if enabled != "all" else ():
                 if name not in self.info:
-                    problems.append(f"{room_name}.plugins.enabled: no plugin is called {name!r}")
-            for name in self.settings_models:
-                try:
-                    self._settings_for(room, name)
-                except ValidationError as exc:
-                    for e in exc.errors():
-                        loc = ".".join(str(p) for p in e["loc"])
-                        problems.append(f"{room_name}.plugins.settings.{name}.{loc}: {e['msg']}")
+                    problems.append(f"{room_name}.plugins.enabled: no plugin is called {name!r} ({self._known()})")
+            for name, values in room.plugins.settings.items():
+                if name not in self.info:
+                    problems.append(f"{room_name}.plugins.settings.{name}: no plugin is called {name!r} ({self._known()})")
+                else:
+                    merged = {**self._global_settings.get(name, {}), **values}
+                    problems += self._check(f"{room_name}.plugins.settings.{name}", name, merged)
         if problems:
             raise ConfigError(source, problems)
+
+    def _known(self) -> str:
+        return "installed: " + ", ".join(sorted(self.info)) if self.info else "no plugins are installed"
+
+    def _check(self, path: str, plugin: str, values: dict[str, Any]) -> list[str]:
+        model = self.settings_models.get(plugin)
+        if model is None:
+            return []
+        try:
+            model.model_validate(values)
+        except ValidationError as exc:
+            return [_describe(path, e) for e in exc.errors()]
+        return []
 
     def _settings_for(self, room: RoomConfig, plugin: str) -> Any:
         model = self.settings_models.get(plugin)
@@ -196,9 +241,27 @@ class PluginHost:
                 result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
                 if inspect.isawaitable(result):
                     await asyncio.wait_for(result, self.handler_timeout)
+            except TimeoutError:
+                event(log, "plugin_timeout", logging.ERROR, plugin=impl.plugin_name, hook=hook_name,
+                      seconds=self.handler_timeout)
             except Exception:
                 event(log, "plugin_failed", logging.ERROR, plugin=impl.plugin_name, hook=hook_name)
                 log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
+
+
+def _describe(path: str, error: Any) -> str:
+    loc = ".".join(str(p) for p in error["loc"])
+    where = f"{path}.{loc}" if loc else path
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown setting (check its spelling, or remove it)"
+    return f"{where}: {error['msg']} (got {error['input']!r})"
+
+
+def _module_of(plugin: object) -> str:
+    if isinstance(plugin, ModuleType):
+        return plugin.__name__
+    kind = plugin if isinstance(plugin, type) else type(plugin)
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def import_plugin(spec: str, source: str) -> tuple[ModuleType, str]:
