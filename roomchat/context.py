@@ -22,8 +22,8 @@ class MessageContext:
     JSON data: a model arrives as a dict), ``target`` (the addressed user's
     ID, or None for a broadcast), ``is_broadcast``, ``settings`` (the running
     plugin's settings for this room: its settings model, or a dict),
-    ``server`` (the ``ChatServer``), ``id`` (the delivered message's id; None
-    until it is delivered).
+    ``server`` (the ``ChatServer``), ``id`` (the id the delivered message
+    carries, known before the handlers run; a consumed message's ack has it too).
     Act: change ``value`` to transform what recipients get; ``reply`` /
     ``send_to_room`` / ``send_to_user`` to answer as the room (ID 0);
     ``consume()`` to stop delivery; ``invalid(...)`` to refuse with

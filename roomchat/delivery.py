@@ -37,12 +37,19 @@ class Delivery:
         self._prefix = os.urandom(4).hex()
         self._counter = itertools.count(1)
 
-    def data(self, sender_id: int, message: Message) -> dict[str, Any]:
-        """The ``data`` of a ``message`` event: from, message, and the server's id and time (ms)."""
+    def new_id(self) -> str:
+        """A fresh message id, unique across servers and restarts."""
+        return f"{self._prefix}-{next(self._counter):x}"
+
+    def data(self, sender_id: int, message: Message, message_id: str | None = None) -> dict[str, Any]:
+        """The ``data`` of a ``message`` event: from, message, and the server's id and time (ms).
+
+        ``message_id`` is an id taken earlier with ``new_id`` (so handlers can know it); else a fresh one.
+        """
         return {
             "from": sender_id,
             "message": {"type": message.type, "value": message.value},
-            "id": f"{self._prefix}-{next(self._counter):x}",
+            "id": message_id or self.new_id(),
             "time": int(time.time() * 1000),
         }
 

@@ -119,6 +119,7 @@ class Dispatcher:
 
     async def _run_plugins(self, session: Session, message: Message, target_id: int | None, entry: Any) -> dict[str, Any]:
         ctx = MessageContext(self.server, session.room, session.room_config, session.user, session.sid, message, target_id)
+        ctx.id = self.server.delivery.new_id()  # known to handlers before delivery (a poll's id, say)
         for check, settings in session.pipeline.checks:
             ctx.settings = settings
             await self._call(check, ctx, "roomchat_check_message")
@@ -130,9 +131,8 @@ class Dispatcher:
                     break
         message.value = ctx.value
         if ctx.consumed:
-            return self.server.delivery.data(session.user.id, message)
-        data = await self._deliver(session, message, target_id)
-        ctx.id = data["id"]
+            return self.server.delivery.data(session.user.id, message, ctx.id)
+        data = await self._deliver(session, message, target_id, ctx.id)
         for delivered, settings in session.pipeline.delivered:
             ctx.settings = settings
             try:
@@ -156,9 +156,10 @@ class Dispatcher:
             log.exception("plugin %s failed on a %s message", _name(fn), ctx.type)
             raise Refusal("plugin_error", f"A plugin failed on this message ({what})") from None
 
-    async def _deliver(self, session: Session, message: Message, target_id: int | None) -> dict[str, Any]:
+    async def _deliver(self, session: Session, message: Message, target_id: int | None,
+                       message_id: str | None = None) -> dict[str, Any]:
         delivery = self.server.delivery
-        data = delivery.data(session.user.id, message)
+        data = delivery.data(session.user.id, message, message_id)
         if target_id is not None:
             await delivery.send(data, user_channel(session.room, target_id))
         else:
