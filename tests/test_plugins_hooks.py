@@ -8,8 +8,6 @@ roomchat_register_bots.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,15 +17,6 @@ from roomchat import ROOM_ID, ConfigError, MessageContext, MessageType, Refusal,
 from roomchat.config import RoomConfig
 from roomchat.protocol import Message
 from roomchat.testing import ChatClient, JoinRefused, RoomchatThread
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
-    """Wait for a condition the server reaches on its own (not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        time.sleep(0.01)
 
 
 class CensorSettings(BaseModel):
@@ -195,7 +184,7 @@ def test_user_joined_and_left_once_per_user_after_the_room_was_told(roomchat_sta
     assert names == ["message", "user-connected", "message"]  # Ann's own hello, then Kim joined, then Kim's hello
     kim2 = ChatClient(room.url, room="test", token=KIM["token"])  # a second tab: not a new join
     kim1.close()
-    wait_until(lambda: room.chat.connection_count() == 2, "the server dropped Kim's first connection")
+    room.wait_until(lambda: room.chat.connection_count() == 2, "the server dropped Kim's first connection")
     kim2.call("message", None)
     assert [c for c in plugin.calls if c[0] in ("joined", "left")] == [
         ("joined", ("test", ann.id, "STUDENT")), ("joined", ("test", 5, "TEACHER"))]

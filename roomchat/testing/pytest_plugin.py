@@ -35,6 +35,7 @@ from __future__ import annotations
 import copy
 import itertools
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -213,6 +214,19 @@ class RoomHarness:
         joined = RoomUser(self, client)
         self.users.append(joined)
         return joined
+
+    def wait_until(self, condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+        """Wait until ``condition()`` is true: for what the server does on its own, after a reply.
+
+        Join and leave hooks, for instance, run after the joiner got its
+        ``initial-response``. Raises AssertionError naming ``what`` if it
+        never happens.
+        """
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"never happened within {timeout}s: {what}")
+            time.sleep(0.01)
 
     def close(self) -> None:
         """Disconnect every user and stop the server."""
