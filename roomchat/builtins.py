@@ -8,4 +8,5 @@ like a third-party plugin, through ``PluginHost.add``. Add a built-in here.
 
 BUILTIN_PLUGINS: dict[str, str] = {
     "default_rooms": "roomchat.default_rooms",
+    "text": "roomchat_plugins.text",
 }
