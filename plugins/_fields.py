@@ -17,7 +17,10 @@ from pydantic import ConfigDict
 from pydantic_core import PydanticCustomError
 
 STRICT = ConfigDict(extra="forbid", strict=True)
-"""Config of every built-in value and settings model: unknown keys and loose types are refused."""
+"""Config of every built-in value model: unknown keys and loose types ("3" for 3) are refused."""
+
+SETTINGS = ConfigDict(extra="forbid")
+"""Config of every built-in settings model: unknown keys are refused (YAML values are read as pydantic does)."""
 
 MAX_HTTP_URL = 2048
 """Longest http(s) URL accepted (what browsers and servers reliably handle)."""

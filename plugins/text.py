@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from roomchat import MessageContext, MessageType, hookimpl
 
-from ._fields import STRICT, strip_controls
+from ._fields import SETTINGS, strip_controls
 
 MAX_TEXT = 100_000
 """The hard cap of the value model; rooms choose their limit below it."""
@@ -36,7 +36,7 @@ TextValue = Annotated[str, Strict(), Field(min_length=1, max_length=MAX_TEXT), A
 class TextSettings(BaseModel):
     """Settings of the ``text`` plugin."""
 
-    model_config = STRICT
+    model_config = SETTINGS
     max_length: int = Field(4000, ge=1, le=MAX_TEXT, description="longest text, in characters")
 
 

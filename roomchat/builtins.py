@@ -9,4 +9,11 @@ like a third-party plugin, through ``PluginHost.add``. Add a built-in here.
 BUILTIN_PLUGINS: dict[str, str] = {
     "default_rooms": "roomchat.default_rooms",
     "text": "roomchat_plugins.text",
+    "image": "roomchat_plugins.image",
+    "video": "roomchat_plugins.video",
+    "file": "roomchat_plugins.file",
+    "poll": "roomchat_plugins.poll",  # the types poll, vote and poll-results
+    "reaction": "roomchat_plugins.reaction",
+    "typing": "roomchat_plugins.typing_indicator",
+    "potato": "roomchat_plugins.potato",
 }

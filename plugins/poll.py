@@ -1,0 +1,164 @@
+"""``poll``, ``vote`` and ``poll-results``: polls whose tally the server keeps.
+
+- ``poll`` (broadcast only) ``{"question", "options": [2..10 strings], "multiple": false}``:
+  the room gets it with ``"id"`` added, the id of the delivered message, which
+  votes name. The sender's ack carries it too. Only the roles in the room's
+  ``creators`` setting may open a poll (others get ``forbidden``).
+- ``vote`` ``{"poll": <id>, "option": <index> | [<index>, ...]}``: counted and
+  consumed (nobody receives the vote itself). A list picks several options and
+  is only for polls with ``"multiple": true``. One vote per user per poll:
+  voting again *replaces* that user's earlier vote (set ``change_votes: false``
+  to refuse a second vote instead). An unknown poll or option is refused with
+  ``validation_failed`` and the error's ``loc`` (``["poll"]`` or ``["option"]``).
+- ``poll-results`` ``{"poll", "counts", "total"}``: sent by the room (ID 0) to
+  everyone in it after every counted vote. ``counts[i]`` is the number of
+  users who picked option ``i``; ``total`` the number of users who voted (in a
+  ``multiple`` poll the counts may add up to more). Clients cannot send it.
+
+State lives in ``server.state.kv`` so several servers can share a poll:
+``poll:<room>:<id>`` (the poll, kept ``keep_seconds``) and
+``poll:<room>:<id>:votes`` (a hash: user ID -> the option indices picked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, Field, field_validator
+
+from roomchat import MessageContext, MessageType, Role, hookimpl
+
+from ._fields import SETTINGS, STRICT, one_line
+
+MAX_OPTIONS = 10
+Question = Annotated[str, Field(min_length=1, max_length=300), AfterValidator(one_line)]
+Option = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(one_line)]
+OptionIndex = Annotated[int, Field(ge=0, lt=MAX_OPTIONS)]
+PollId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class PollValue(BaseModel):
+    """A question and its options, as the creator sends it."""
+
+    model_config = STRICT
+    question: Question
+    options: list[Option] = Field(min_length=2, max_length=MAX_OPTIONS)
+    multiple: bool = Field(False, description="whether a voter may pick several options")
+
+    @field_validator("options")
+    @classmethod
+    def _distinct(cls, options: list[str]) -> list[str]:
+        if len({o.casefold() for o in options}) != len(options):
+            raise ValueError("the options must all differ")
+        return options
+
+
+class VoteValue(BaseModel):
+    """A vote: the poll's id and the index (or, in a ``multiple`` poll, the indices) of the options picked."""
+
+    model_config = STRICT
+    poll: PollId
+    option: OptionIndex | list[OptionIndex] = Field(description="an index into the poll's options, or a list of them")
+
+    @field_validator("option")
+    @classmethod
+    def _not_empty(cls, option: int | list[int]) -> int | list[int]:
+        if isinstance(option, list) and not option:
+            raise ValueError("pick at least one option")
+        return option
+
+
+class PollResults(BaseModel):
+    """The tally the room sends after each vote."""
+
+    model_config = STRICT
+    poll: PollId
+    counts: list[Annotated[int, Field(ge=0)]]
+    total: Annotated[int, Field(ge=0)]
+
+
+class PollSettings(BaseModel):
+    """Settings of the ``poll`` plugin."""
+
+    model_config = SETTINGS
+    creators: list[Role] = Field(default_factory=lambda: list(Role), description="roles that may open a poll")
+    change_votes: bool = Field(True, description="whether voting again replaces a vote (else it is refused)")
+    keep_seconds: float = Field(7 * 24 * 3600, gt=0, description="how long a poll takes votes")
+
+
+def poll_key(room: str, poll_id: str) -> str:
+    """Where a poll is kept in the key-value store."""
+    return f"poll:{room}:{poll_id}"
+
+
+def votes_key(room: str, poll_id: str) -> str:
+    """Where a poll's votes are kept: a hash of user ID to the option indices picked."""
+    return f"poll:{room}:{poll_id}:votes"
+
+
+async def open_poll(ctx: MessageContext) -> None:
+    """Check the creator's role, give the poll its id, and keep it for the votes to come."""
+    settings: PollSettings = ctx.settings
+    if ctx.sender.role not in settings.creators:
+        ctx.refuse("forbidden", f"{ctx.sender.role.value.title()}s may not open polls in this room")
+    assert ctx.id is not None  # the dispatcher assigns it before the handlers run
+    poll = {**ctx.value, "creator": ctx.sender.id}
+    await ctx.server.state.kv.set(poll_key(ctx.room, ctx.id), poll, ttl=settings.keep_seconds)
+    ctx.value = {"id": ctx.id, **ctx.value}
+
+
+async def count_vote(ctx: MessageContext) -> None:
+    """Record the sender's vote (replacing an earlier one), consume it, and send the tally to the room."""
+    kv = ctx.server.state.kv
+    poll_id = ctx.value["poll"]
+    poll = await kv.get(poll_key(ctx.room, poll_id))
+    if poll is None:
+        ctx.invalid("there is no open poll with this id in this room", ("poll",), "unknown_poll")
+    picked = _picked(ctx, poll)
+    stored = await kv.hash_set(votes_key(ctx.room, poll_id), str(ctx.sender.id), picked,
+                               only_if_new=not ctx.settings.change_votes)
+    if not stored:
+        ctx.invalid("you have already voted in this poll, and votes cannot be changed in this room",
+                    ("poll",), "already_voted")
+    ctx.consume()
+    await ctx.send_to_room(await tally(ctx, poll_id, len(poll["options"])), type="poll-results")
+
+
+def _picked(ctx: MessageContext, poll: dict[str, Any]) -> list[int]:
+    """The vote's option indices, sorted and checked against the poll."""
+    option = ctx.value["option"]
+    picked = sorted(set(option)) if isinstance(option, list) else [option]
+    count = len(poll["options"])
+    if picked[-1] >= count:
+        ctx.invalid(f"this poll's options are numbered 0 to {count - 1}", ("option",), "unknown_option")
+    if len(picked) > 1 and not poll["multiple"]:
+        ctx.invalid("this poll takes a single option", ("option",), "single_option")
+    return picked
+
+
+async def tally(ctx: MessageContext, poll_id: str, options: int) -> dict[str, Any]:
+    """The ``poll-results`` value: votes per option, and how many users voted."""
+    votes = await ctx.server.state.kv.hash_get_all(votes_key(ctx.room, poll_id))
+    counts = [0] * options
+    for picked in votes.values():
+        for index in picked:
+            counts[index] += 1
+    return {"poll": poll_id, "counts": counts, "total": len(votes)}
+
+
+@hookimpl
+def roomchat_register_message_types(register: Callable[[MessageType], None]) -> None:
+    """Register ``poll``, ``vote`` and ``poll-results``."""
+    register(MessageType("poll", PollValue, [open_poll], direct=False,
+                         description="A poll for the room: {question, options, multiple?}; delivered with its id"))
+    register(MessageType("vote", VoteValue, [count_vote],
+                         description="A vote in a poll: {poll, option}; counted, not delivered"))
+    register(MessageType("poll-results", PollResults, roles=(),
+                         description="A poll's tally, sent by the room (ID 0) after each vote: {poll, counts, total}"))
+
+
+@hookimpl
+def roomchat_settings_model() -> type[BaseModel]:
+    """``creators``, ``change_votes``, ``keep_seconds``."""
+    return PollSettings

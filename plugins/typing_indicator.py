@@ -1,0 +1,69 @@
+"""``typing``: "Ann is typing…", ephemeral and throttled.
+
+Value: ``{"typing": true | false}``, to the room (broadcast) or to one user.
+The server keeps nothing but the last state each user sent to each audience.
+Throttle: a user's repeat of the same state to the same audience within
+``min_interval`` seconds is consumed silently (the ack says it was sent,
+nobody receives it), so a client may send ``typing: true`` on every key press.
+A *change* of state always goes through at once, so a "stopped typing" is
+never lost. Time is read from ``server.clock``. History and logging plugins
+should not keep these messages.
+Settings: ``min_interval`` (default 1.0 seconds; 0 turns throttling off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import BaseModel, Field, StrictBool
+
+from roomchat import MessageContext, MessageType, hookimpl
+
+from ._fields import SETTINGS, STRICT
+
+
+class TypingValue(BaseModel):
+    """Whether the sender is typing now."""
+
+    model_config = STRICT
+    typing: StrictBool
+
+
+class TypingSettings(BaseModel):
+    """Settings of the ``typing`` plugin."""
+
+    model_config = SETTINGS
+    min_interval: float = Field(1.0, ge=0, le=3600, description="seconds between two equal typing messages")
+
+
+def throttle_key(ctx: MessageContext) -> str:
+    """Per room, sender and audience (the room, or one user)."""
+    audience = "*" if ctx.target is None else str(ctx.target)
+    return f"typing:{ctx.room}:{ctx.sender.id}:{audience}"
+
+
+async def throttle(ctx: MessageContext) -> None:
+    """Consume a repeat of the last state sent within ``min_interval``; pass the rest and remember them."""
+    interval = ctx.settings.min_interval
+    if interval == 0:
+        return
+    kv, now, key = ctx.server.state.kv, ctx.server.clock.now(), throttle_key(ctx)
+    last = await kv.get(key)
+    if last is not None and last["typing"] == ctx.value["typing"] and now - last["at"] < interval:
+        ctx.consume()
+        return
+    # The store's expiry only clears old entries; the decision above uses the server's clock.
+    await kv.set(key, {"typing": ctx.value["typing"], "at": now}, ttl=max(60.0, 10 * interval))
+
+
+@hookimpl
+def roomchat_register_message_types(register: Callable[[MessageType], None]) -> None:
+    """Register ``typing``."""
+    register(MessageType("typing", TypingValue, [throttle],
+                         description="Typing indicator: {typing: bool}; repeats within min_interval are dropped"))
+
+
+@hookimpl
+def roomchat_settings_model() -> type[BaseModel]:
+    """``min_interval``."""
+    return TypingSettings
