@@ -41,17 +41,23 @@ class Delivery:
         """A fresh message id, unique across servers and restarts."""
         return f"{self._prefix}-{next(self._counter):x}"
 
-    def data(self, sender_id: int, message: Message, message_id: str | None = None) -> dict[str, Any]:
+    def data(self, sender_id: int, message: Message, message_id: str | None = None,
+             to: int | None = None) -> dict[str, Any]:
         """The ``data`` of a ``message`` event: from, message, and the server's id and time (ms).
 
         ``message_id`` is an id taken earlier with ``new_id`` (so handlers can know it); else a fresh one.
+        ``to`` is the addressed user of a direct message: its data carries ``"to"``, so a recipient
+        (a bot, say) can tell a message to it from one to the whole room, which has no ``"to"``.
         """
-        return {
+        data = {
             "from": sender_id,
             "message": {"type": message.type, "value": message.value},
             "id": message_id or self.new_id(),
             "time": int(time.time() * 1000),
         }
+        if to is not None:
+            data["to"] = to
+        return data
 
     async def send(self, data: dict[str, Any], to: str, skip: list[str] | str | None = None) -> None:
         """Emit prepared ``data`` to a channel, skipping the given connections."""
@@ -59,7 +65,7 @@ class Delivery:
 
     async def to_user(self, room: str, user_id: int, sender_id: int, message: Message) -> dict[str, Any]:
         """Send a message to every connection of one user in a room."""
-        data = self.data(sender_id, message)
+        data = self.data(sender_id, message, to=user_id)
         await self.send(data, user_channel(room, user_id))
         return data
 

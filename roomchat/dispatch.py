@@ -131,7 +131,7 @@ class Dispatcher:
                     break
         message.value = ctx.value
         if ctx.consumed:
-            return self.server.delivery.data(session.user.id, message, ctx.id)
+            return self.server.delivery.data(session.user.id, message, ctx.id, to=target_id)
         data = await self._deliver(session, message, target_id, ctx.id)
         for delivered, settings in session.pipeline.delivered:
             ctx.settings = settings
@@ -159,7 +159,7 @@ class Dispatcher:
     async def _deliver(self, session: Session, message: Message, target_id: int | None,
                        message_id: str | None = None) -> dict[str, Any]:
         delivery = self.server.delivery
-        data = delivery.data(session.user.id, message, message_id)
+        data = delivery.data(session.user.id, message, message_id, to=target_id)
         if target_id is not None:
             await delivery.send(data, user_channel(session.room, target_id))
         else:
