@@ -1,0 +1,64 @@
+"""The built-in ``reaction`` type through a real server: an emoji on a delivered message's id."""
+
+from __future__ import annotations
+
+import pytest
+from builtin_helpers import by_loc, nothing_received
+
+ROOMS = {"thumbs": {"plugins": {"settings": {"reaction": {"allowed": ["👍", "👎", "❤️"]}}}}}
+
+
+def test_a_reaction_to_a_delivered_message_reaches_the_room(room) -> None:
+    ann, bob, cy = room.join("Ann"), room.join("Bob"), room.join("Cy")
+    assert ann.broadcast("text", "lunch?").ok
+    message_id = bob.receive(type="text").id
+    assert message_id
+    assert bob.broadcast("reaction", {"message": message_id, "emoji": "👍🏽"}).ok
+    for user in (ann, cy):
+        got = user.receive(type="reaction")
+        assert got.sender == bob.id and got.value == {"message": message_id, "emoji": "👍🏽"}
+
+
+def test_a_reaction_can_go_to_one_user(room) -> None:
+    ann, bob, cy = room.join("Ann"), room.join("Bob"), room.join("Cy")
+    message_id = ann.send(bob, "text", "just for you").data["id"]
+    assert bob.send(ann, "reaction", {"message": message_id, "emoji": "🙏"}).ok
+    assert ann.receive(type="reaction").value["emoji"] == "🙏"
+    assert nothing_received(cy, "reaction")
+
+
+@pytest.mark.parametrize("emoji", ["👍", "❤️", "❤", "🎉", "👩‍💻", "🧑🏽‍💻", "👨‍👩‍👧‍👦", "🇺🇦", "1️⃣", "🏴󠁧󠁢󠁳󠁣󠁴󠁿", "🏌️‍♀️", "✔️", "🫠"])
+def test_single_emoji_of_every_shape_are_accepted(room, emoji: str) -> None:
+    ack = room.join("Ann").broadcast("reaction", {"message": "abc-1", "emoji": emoji})
+    assert ack.ok and ack.value["emoji"] == emoji
+
+
+@pytest.mark.parametrize("emoji", ["", "a", "1", ":+1:", "👍👍", "👍 ", "🇫", "\u200d👍", "👍\u200d", "🏽", "😀" * 20,
+                                   "<script>", 128077, None])
+def test_anything_but_one_emoji_is_refused(room, emoji: object) -> None:
+    ann, bob = room.join("Ann"), room.join("Bob")
+    ack = ann.broadcast("reaction", {"message": "abc-1", "emoji": emoji})
+    assert ack.code == "validation_failed" and list(by_loc(ack.errors)) == [("emoji",)]
+    assert nothing_received(bob, "reaction")
+
+
+@pytest.mark.parametrize("message", ["", "a b", "x" * 65, "../1", 17, None])
+def test_the_message_must_look_like_a_message_id(room, message: object) -> None:
+    ack = room.join("Ann").broadcast("reaction", {"message": message, "emoji": "👍"})
+    assert ack.code == "validation_failed" and list(by_loc(ack.errors)) == [("message",)]
+
+
+def test_extra_keys_are_refused(room) -> None:
+    ack = room.join("Ann").broadcast("reaction", {"message": "abc-1", "emoji": "👍", "remove": True})
+    assert ack.code == "validation_failed" and by_loc(ack.errors)[("remove",)]["type"] == "extra_forbidden"
+
+
+def test_a_room_can_limit_the_emoji(room_named) -> None:
+    room = room_named("thumbs")
+    ann, bob = room.join("Ann"), room.join("Bob")
+    assert ann.broadcast("reaction", {"message": "abc-1", "emoji": "❤️"}).ok
+    ack = ann.broadcast("reaction", {"message": "abc-1", "emoji": "🎉"})
+    assert ack.code == "validation_failed" and ack.errors[0]["type"] == "emoji_not_allowed"
+    assert "👍" in ack.errors[0]["msg"]
+    bob.sync()
+    assert [m.value["emoji"] for m in bob.messages(type="reaction")] == ["❤️"]
