@@ -1,0 +1,12 @@
+"""The moderator bot: banned words, flood, repeats, shouting and links, with an escalation ladder.
+
+Two halves in one package (docs/bots.md, "Moderator"):
+
+- the **filter** (``filter.py``), a plugin in the server's pipeline: it
+  blocks and redacts before delivery, in every room a moderator bot has
+  configured, and flags each offence to that bot;
+- the **bot** (``bot.py``), an ordinary room participant, in or out of
+  process: it pushes its rules to the filter when it joins, and turns flags
+  into the room's escalation (warn, mute, kick, ban), explains each action to
+  the user, reports to the teachers and logs the rule that fired.
+"""

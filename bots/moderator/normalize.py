@@ -1,0 +1,170 @@
+"""Text normalisation for word matching: case, accents, look-alikes, leetspeak, separators.
+
+A message is turned into one or more *views*: canonical strings in which
+every character remembers the span of the original text it came from, so a
+match found in a view can be redacted in the original. Banned words are
+matched as whole words in every view (see ``wordlist.py``).
+
+- ``plain``: case folded, accents stripped, Cyrillic/Greek look-alikes and
+  full-width or stylised letters turned into Latin ones, invisible characters
+  dropped, and leetspeak mapped inside words (``h3ll0`` -> ``hello``,
+  ``@ss`` -> ``ass``; a number on its own stays a number).
+- ``joined``: the plain view with separators removed where they split a word
+  (``s.h.i.t``, ``b-a-d``, ``f_u_c_k``) and with runs of three or more single
+  letters spaced apart joined (``b a d`` -> ``bad``).
+
+Repeated letters (``baaaad``) are left in the views; the compiled word
+patterns accept any repetition of each letter instead.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Cyrillic and Greek letters that look like Latin ones (after case folding).
+HOMOGLYPHS: dict[str, str] = {
+    # Cyrillic
+    "а": "a", "в": "b", "с": "c", "ԁ": "d", "е": "e", "ё": "e", "һ": "h", "н": "h", "і": "i", "ї": "i",
+    "ј": "j", "к": "k", "ӏ": "l", "м": "m", "п": "n", "о": "o", "р": "p", "ԛ": "q", "г": "r", "ѕ": "s",
+    "т": "t", "у": "y", "ү": "y", "ԝ": "w", "х": "x", "ь": "b", "з": "3",
+    # Greek
+    "α": "a", "β": "b", "ϲ": "c", "δ": "d", "ε": "e", "η": "n", "ι": "i", "ϳ": "j", "κ": "k", "ν": "v",
+    "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "μ": "u", "ς": "s", "σ": "o",
+    "ζ": "z", "π": "n",
+    # Latin look-alikes that Unicode does not decompose
+    "ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ı": "i", "ŧ": "t", "ƅ": "b", "ɑ": "a", "ɡ": "g", "ʀ": "r",
+    "æ": "ae", "œ": "oe", "þ": "th",
+}
+
+# Leetspeak: digits and symbols standing for letters, mapped only inside a word.
+LEET: dict[str, str] = {
+    "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
+    "@": "a", "$": "s", "!": "i", "|": "l", "+": "t", "€": "e", "£": "l",
+}
+# Symbols that end a sentence or a clause more often than they stand for a letter:
+# at the end of a word they stay punctuation ("bad!" is "bad", not "badi").
+TRAILING_PUNCTUATION = frozenset("!|+")
+
+# Characters that people put between letters to dodge a filter.
+# Not the apostrophe: "he'll" must not become "hell".
+SEPARATORS = frozenset(".-_*~/\\^=#")
+INVISIBLE = frozenset("\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d\u200e\u200f"
+                      "\u2060\u2061\u2062\u2063\u2064\ufeff")
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A canonical form of a text; ``origin[i]`` is the index in the original of ``text[i]``."""
+
+    text: str
+    origin: tuple[int, ...]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original span ``[a, b)`` of the view's ``text[start:end]``."""
+        return self.origin[start], self.origin[end - 1] + 1
+
+
+def fold_char(char: str) -> str:
+    """One character with case, accents and look-alikes taken away ("" for invisible ones)."""
+    if char in INVISIBLE:
+        return ""
+    out = []
+    for part in unicodedata.normalize("NFKD", char):
+        if unicodedata.combining(part):
+            continue
+        for low in part.casefold():
+            out.append(HOMOGLYPHS.get(low, low))
+    return "".join(out)
+
+
+def is_word_char(char: str) -> bool:
+    """A letter or a digit (the underscore is a separator here, not a word character)."""
+    return char.isalnum()
+
+
+def _is_wordish(char: str) -> bool:
+    return char.isalnum() or char in LEET
+
+
+def fold(text: str) -> View:
+    """Case, accents, look-alikes and invisible characters, without leetspeak."""
+    chars: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        for out in fold_char(char):
+            chars.append(out)
+            origin.append(index)
+    return View("".join(chars), tuple(origin))
+
+
+def _is_word(core: list[str]) -> bool:
+    """A letter in it, or an ``@`` and no digit (``@$$``); not a number, a price or a smiley."""
+    if any(c.isalpha() for c in core):
+        return True
+    return "@" in core and not any(c.isdigit() for c in core)
+
+
+def _deleet(view: View) -> View:
+    """Map leetspeak inside words: a run of letters, digits and leet symbols with a letter in it."""
+    text = view.text
+    chars = list(text)
+    for match in re.finditer(r"[^\s]+", text):
+        start, end = match.span()
+        run = [c for c in text[start:end]]
+        # only the word-ish core of the chunk: punctuation around it stays punctuation
+        lo, hi = 0, len(run)
+        while lo < hi and not _is_wordish(run[lo]):
+            lo += 1
+        while hi > lo and (not _is_wordish(run[hi - 1]) or run[hi - 1] in TRAILING_PUNCTUATION):
+            hi -= 1
+        core = run[lo:hi]
+        if not _is_word(core):
+            continue
+        for offset, char in enumerate(core):
+            if char in LEET:
+                chars[start + lo + offset] = LEET[char]
+    return View("".join(chars), view.origin)
+
+
+def _drop(view: View, keep: list[bool]) -> View:
+    return View(
+        "".join(c for c, k in zip(view.text, keep) if k),
+        tuple(o for o, k in zip(view.origin, keep) if k),
+    )
+
+
+def _join(view: View) -> View:
+    """Remove separators that split a word, and join spaced-out single letters."""
+    text = view.text
+    keep = [True] * len(text)
+    # separators between two word characters: s.h.i.t, b-a-d, f_u_c_k, sh**t
+    for match in re.finditer(r"(?<=[^\W_])[^\w\s]+(?=[^\W_])|(?<=[^\W_])_+(?=[^\W_])", text):
+        if all(c in SEPARATORS or c == "_" for c in match.group()):
+            for i in range(*match.span()):
+                keep[i] = False
+    # three or more single letters spaced apart: "b a d", "b . a . d"
+    for match in re.finditer(r"(?<![^\W_])[^\W_](?![^\W_])(?:[\s.\-_*~]+[^\W_](?![^\W_])){2,}", text):
+        for i in range(*match.span()):
+            if not is_word_char(text[i]):
+                keep[i] = False
+    return _drop(view, keep)
+
+
+def views(text: str) -> list[View]:
+    """Every view of ``text`` that banned words are matched against (distinct ones only)."""
+    plain = _deleet(fold(text))
+    joined = _join(plain)
+    return [plain] if joined.text == plain.text else [plain, joined]
+
+
+def normalize(text: str) -> str:
+    """The plain view's text: what a banned word or a repeated message is compared as."""
+    return _deleet(fold(text)).text
+
+
+def compact(text: str) -> str:
+    """Only the words of the joined view, one space apart: for comparing messages ("same text again")."""
+    joined = _join(_deleet(fold(text))).text
+    return " ".join(re.findall(r"[^\W_]+", joined))
