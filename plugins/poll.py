@@ -25,7 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, PlainValidator, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
 
 from roomchat import MessageContext, MessageType, Role, hookimpl
 
@@ -34,7 +35,28 @@ from ._fields import SETTINGS, STRICT, one_line
 MAX_OPTIONS = 10
 Question = Annotated[str, Field(min_length=1, max_length=300), AfterValidator(one_line)]
 Option = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(one_line)]
-OptionIndex = Annotated[int, Field(ge=0, lt=MAX_OPTIONS)]
+
+
+def option_choice(value: Any) -> int | list[int]:
+    """An option index, or a non-empty list of them (one error with ``loc`` ``["option"]`` otherwise)."""
+    picked = value if isinstance(value, list) else [value]
+    if not picked:
+        raise PydanticCustomError("option", "pick at least one option")
+    for index in picked:
+        if type(index) is not int:
+            raise PydanticCustomError("option_type", "must be an option's index (an integer) or a list of them")
+        if not 0 <= index < MAX_OPTIONS:
+            raise PydanticCustomError("unknown_option", "an option's index is 0 to {max}", {"max": MAX_OPTIONS - 1})
+    return value
+
+
+_INDEX_SCHEMA = {"type": "integer", "minimum": 0, "maximum": MAX_OPTIONS - 1}
+OptionChoice = Annotated[
+    int | list[int],
+    PlainValidator(option_choice),
+    WithJsonSchema({"anyOf": [_INDEX_SCHEMA, {"type": "array", "items": _INDEX_SCHEMA, "minItems": 1}],
+                    "description": "an index into the poll's options, or a list of them"}),
+]
 PollId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
@@ -59,14 +81,7 @@ class VoteValue(BaseModel):
 
     model_config = STRICT
     poll: PollId
-    option: OptionIndex | list[OptionIndex] = Field(description="an index into the poll's options, or a list of them")
-
-    @field_validator("option")
-    @classmethod
-    def _not_empty(cls, option: int | list[int]) -> int | list[int]:
-        if isinstance(option, list) and not option:
-            raise ValueError("pick at least one option")
-        return option
+    option: OptionChoice
 
 
 class PollResults(BaseModel):

@@ -1,0 +1,156 @@
+"""The built-in ``poll``, ``vote`` and ``poll-results`` types end to end, with several users and a real server."""
+
+from __future__ import annotations
+
+import pytest
+from builtin_helpers import by_loc, nothing_received
+
+ROOMS = {
+    "staff-polls": {"plugins": {"settings": {"poll": {"creators": ["TEACHER", "ADMIN"]}}}},
+    "final-votes": {"plugins": {"settings": {"poll": {"change_votes": False}}}},
+}
+LUNCH = {"question": "Lunch?", "options": ["Pizza", "Soup", "Salad"]}
+
+
+def open_poll(user, poll=LUNCH) -> str:  # type: ignore[no-untyped-def]
+    ack = user.broadcast("poll", poll)
+    assert ack.ok, ack
+    return ack.value["id"]
+
+
+def results(user, count: int = 1) -> dict:  # type: ignore[no-untyped-def]
+    """The ``count``-th poll-results the user got; it always comes from the room (ID 0)."""
+    got = user.receive(type="poll-results", count=count)
+    assert got.from_room
+    return got.value
+
+
+def test_a_poll_reaches_the_room_with_the_id_of_its_message(room) -> None:
+    ann, bob, cy = room.join("Ann"), room.join("Bob"), room.join("Cy")
+    ack = ann.broadcast("poll", {"question": "  Lunch?\x00 ", "options": [" Pizza", "Soup "]})
+    assert ack.ok
+    expected = {"id": ack.data["id"], "question": "Lunch?", "options": ["Pizza", "Soup"], "multiple": False}
+    assert ack.value == expected
+    for user in (bob, cy):
+        got = user.receive(type="poll")
+        assert got.sender == ann.id and got.value == expected and got.id == expected["id"]
+
+
+def test_votes_are_tallied_and_the_results_go_to_everyone(room) -> None:
+    ann, bob, cy, di = room.join("Ann"), room.join("Bob"), room.join("Cy"), room.join("Di")
+    poll = open_poll(ann)
+    assert bob.broadcast("vote", {"poll": poll, "option": 0}).ok
+    assert cy.broadcast("vote", {"poll": poll, "option": 2}).ok
+    assert ann.broadcast("vote", {"poll": poll, "option": 2}).ok
+    for user in (ann, bob, cy, di):
+        assert results(user, 1) == {"poll": poll, "counts": [1, 0, 0], "total": 1}
+        assert results(user, 2) == {"poll": poll, "counts": [1, 0, 1], "total": 2}
+        assert results(user, 3) == {"poll": poll, "counts": [1, 0, 2], "total": 3}
+    # votes themselves are consumed: nobody receives them
+    assert all(nothing_received(user, "vote") for user in (ann, bob, cy, di))
+
+
+def test_the_tally_lives_in_the_key_value_store_under_the_rooms_namespace(room, server) -> None:
+    ann, bob = room.join("Ann"), room.join("Bob")
+    poll = open_poll(ann)
+    assert bob.send(ann, "vote", {"poll": poll, "option": 1}).ok  # a vote may also be sent direct
+    results(bob)
+    kv = server.chat.state.kv
+    assert server.call(kv.get(f"poll:{room.name}:{poll}"))["options"] == LUNCH["options"]
+    assert server.call(kv.hash_get_all(f"poll:{room.name}:{poll}:votes")) == {str(bob.id): [1]}
+
+
+def test_voting_again_replaces_the_earlier_vote(room) -> None:
+    ann, bob = room.join("Ann"), room.join("Bob")
+    poll = open_poll(ann)
+    assert bob.broadcast("vote", {"poll": poll, "option": 0}).ok
+    assert bob.broadcast("vote", {"poll": poll, "option": 1}).ok
+    assert bob.broadcast("vote", {"poll": poll, "option": 1}).ok
+    assert results(ann, 3) == {"poll": poll, "counts": [0, 1, 0], "total": 1}
+
+
+def test_a_room_can_make_votes_final(room_named) -> None:
+    room = room_named("final-votes")
+    ann, bob = room.join("Ann"), room.join("Bob")
+    poll = open_poll(ann)
+    assert bob.broadcast("vote", {"poll": poll, "option": 0}).ok
+    ack = bob.broadcast("vote", {"poll": poll, "option": 1})
+    assert ack.code == "validation_failed" and by_loc(ack.errors)[("poll",)]["type"] == "already_voted"
+    assert ann.broadcast("vote", {"poll": poll, "option": 1}).ok
+    assert results(ann, 2) == {"poll": poll, "counts": [1, 1, 0], "total": 2}
+
+
+def test_a_multiple_choice_poll_takes_several_options_per_voter(room) -> None:
+    ann, bob = room.join("Ann"), room.join("Bob")
+    poll = open_poll(ann, {**LUNCH, "multiple": True})
+    assert bob.broadcast("vote", {"poll": poll, "option": [2, 0, 2]}).ok
+    assert ann.broadcast("vote", {"poll": poll, "option": 2}).ok
+    assert results(bob, 2) == {"poll": poll, "counts": [1, 0, 2], "total": 2}
+
+
+def test_a_single_choice_poll_takes_one_option(room) -> None:
+    ann, bob = room.join("Ann"), room.join("Bob")
+    poll = open_poll(ann)
+    ack = bob.broadcast("vote", {"poll": poll, "option": [0, 1]})
+    assert ack.code == "validation_failed" and by_loc(ack.errors)[("option",)]["type"] == "single_option"
+    assert bob.broadcast("vote", {"poll": poll, "option": [1]}).ok  # a list of one is one option
+    assert results(ann) == {"poll": poll, "counts": [0, 1, 0], "total": 1}
+
+
+def test_votes_for_unknown_polls_or_options_are_refused(room, room_named) -> None:
+    ann, bob = room.join("Ann"), room.join("Bob")
+    poll = open_poll(ann)
+    ack = bob.broadcast("vote", {"poll": "no-such-poll", "option": 0})
+    assert ack.code == "validation_failed" and by_loc(ack.errors)[("poll",)]["type"] == "unknown_poll"
+    ack = bob.broadcast("vote", {"poll": poll, "option": 3})
+    assert ack.code == "validation_failed" and by_loc(ack.errors)[("option",)]["type"] == "unknown_option"
+    assert "0 to 2" in ack.errors[0]["msg"]
+    for bad in (-1, 10, [], "0", 1.0, None):
+        ack = bob.broadcast("vote", {"poll": poll, "option": bad})
+        assert ack.code == "validation_failed" and ("option",) in by_loc(ack.errors), bad
+    assert bob.broadcast("vote", {"poll": poll}).errors[0]["type"] == "missing"
+    # a poll belongs to its room
+    elsewhere = room_named(room.name + "-other").join("Eve")
+    assert elsewhere.broadcast("vote", {"poll": poll, "option": 0}).errors[0]["type"] == "unknown_poll"
+    assert nothing_received(ann, "poll-results")
+
+
+@pytest.mark.parametrize(("poll", "field"), [
+    ({"question": "Q?", "options": ["only one"]}, "options"),
+    ({"question": "Q?", "options": [str(i) for i in range(11)]}, "options"),
+    ({"question": "Q?", "options": ["Yes", "yes"]}, "options"),
+    ({"question": "Q?", "options": ["Yes", "  "]}, "options"),
+    ({"question": " \x00 ", "options": ["a", "b"]}, "question"),
+    ({"question": "Q" * 301, "options": ["a", "b"]}, "question"),
+    ({"question": "Q?", "options": ["a", "b"], "multiple": "yes"}, "multiple"),
+    ({"question": "Q?", "options": ["a", "b"], "id": "mine"}, "id"),
+    ({"options": ["a", "b"]}, "question"),
+])
+def test_a_bad_poll_is_refused_on_its_field(room, poll: dict, field: str) -> None:
+    ann, bob = room.join("Ann"), room.join("Bob")
+    ack = ann.broadcast("poll", poll)
+    assert ack.code == "validation_failed"
+    assert [e["loc"][0] for e in ack.errors] == [field]
+    assert nothing_received(bob, "poll")
+
+
+def test_a_poll_goes_to_the_whole_room_only(room) -> None:
+    ann, bob = room.join("Ann"), room.join("Bob")
+    assert ann.send(bob, "poll", LUNCH).code == "forbidden"
+
+
+def test_a_room_chooses_who_may_open_polls(room_named) -> None:
+    room = room_named("staff-polls")
+    student, teacher = room.join("Sam"), room.join("Tess", role="TEACHER")
+    ack = student.broadcast("poll", LUNCH)
+    assert ack.code == "forbidden" and "poll" in ack.msg
+    poll = open_poll(teacher)
+    assert student.broadcast("vote", {"poll": poll, "option": 1}).ok  # everyone may vote
+    assert results(teacher)["counts"] == [0, 1, 0]
+
+
+def test_clients_cannot_send_poll_results(room) -> None:
+    ann, bob = room.join("Ann"), room.join("Tess", role="TEACHER")
+    fake = {"poll": "x", "counts": [9, 0], "total": 9}
+    assert ann.broadcast("poll-results", fake).code == "forbidden"
+    assert bob.send(ann, "poll-results", fake).code == "forbidden"
