@@ -16,4 +16,5 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "reaction": "roomchat_plugins.reaction",
     "typing": "roomchat_plugins.typing_indicator",
     "potato": "roomchat_plugins.potato",
+    "quiz": "roomchat_bots.quiz",  # the quiz bot and its message types
 }

@@ -1,0 +1,411 @@
+"""The quiz master of one room: commands, answers, timers and the messages they cause.
+
+``QuizMaster`` turns what people send into ``QuizRun`` calls and what the
+run does into messages (see ``messages.py`` for every type and value). It
+talks to the room only through ``send``, ``broadcast``, ``call_later`` and
+``clock`` (``RoomLike``), which the bot SDK's ``BotRoom`` provides, so the
+same code runs in the server, out of process, and in unit tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from roomchat.clock import Clock, Timer
+from roomchat.errors import ConfigError
+from roomchat.logs import event
+from roomchat.users import User
+
+from . import messages as m
+from .bank import Bank
+from .export import results_csv, split_csv
+from .game import Answer, QuestionResult, QuizProblem, QuizRun
+from .scoring import Scoring
+
+log = logging.getLogger("roomchat.bots.quiz")
+
+
+class RoomLike(Protocol):
+    """What the quiz master needs of a room (``roomchat.bot.BotRoom`` has it all)."""
+
+    name: str
+    users: dict[int, User]
+    clock: Clock
+
+    async def send(self, user_id: int, type: str, value: Any) -> Any: ...
+    async def broadcast(self, type: str, value: Any) -> Any: ...
+    def call_later(self, seconds: float, callback: Callable[[], Awaitable[Any] | Any]) -> Timer: ...
+
+
+class QuizOptions(Protocol):
+    """The settings the quiz master reads (the bot's ``Settings`` for this room)."""
+
+    time_limit: float
+    between_questions: float | None
+    start_delay: float
+    scoreboard_size: int
+    export_part_bytes: int
+    default_bank: str | None
+
+    def scoring(self) -> Scoring: ...
+    def bank_names(self) -> list[str]: ...
+    def load_bank(self, name: str) -> Bank: ...
+
+
+class QuizMaster:
+    """Runs quizzes in one room, one at a time."""
+
+    def __init__(self, room: RoomLike, options: QuizOptions) -> None:
+        self.room = room
+        self.options = options
+        self.run: QuizRun | None = None
+        self.last: QuizRun | None = None  # the last finished run, for ``export``
+        self._timers: list[Timer] = []
+        self._generation = 0
+        self._lock = asyncio.Lock()
+
+    # -- time -------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self.room.clock.monotonic()
+
+    def _wall_ms(self, seconds_from_now: float) -> int:
+        return int((self.room.clock.now() + seconds_from_now) * 1000)
+
+    def _cancel_timers(self) -> None:
+        self._generation += 1
+        for timer in self._timers:
+            timer.cancel()
+        self._timers = []
+
+    def _later(self, seconds: float, step: Callable[[], Awaitable[None]]) -> None:
+        generation = self._generation
+
+        async def fire() -> None:
+            async with self._lock:
+                if generation == self._generation:  # nothing happened since this was scheduled
+                    await step()
+
+        self._timers.append(self.room.call_later(seconds, fire))
+
+    def _schedule(self) -> None:
+        """Set the timers for the current phase (after any change)."""
+        self._cancel_timers()
+        run = self.run
+        if run is None or run.paused or run.phase == "finished":
+            return
+        now = self._now()
+        if run.phase == "question":
+            hint_in = run.next_hint_in(now)
+            if hint_in is not None:
+                self._later(hint_in, self._give_hints)
+            self._later(run.time_left(now) or 0.0, self._time_up)
+        elif run.phase == "between":
+            left = run.time_left(now)
+            if left is not None:
+                self._later(left, self._advance)
+
+    # -- commands ----------------------------------------------------------------
+
+    async def command(self, user: User, value: Any) -> None:
+        """A teacher's or admin's command (``quiz`` message); students get a refusal."""
+        if not user.role.is_staff:
+            event(log, "quiz_refused", room=self.room.name, user=user.id, reason="not staff")
+            await self._error(user.id, "forbidden",
+                              "Only teachers and admins can start, pause, resume, skip or stop a quiz.")
+            return
+        try:
+            cmd = m.QuizCommand.model_validate(value)
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            where = ".".join(str(p) for p in problem["loc"]) or "value"
+            await self._error(user.id, "bad_command",
+                              f"{where}: {problem['msg']}. Send {{\"action\": \"start\", \"bank\": \"<name>\"}}, "
+                              f"or pause, resume, skip, stop, status, hint or export.")
+            return
+        async with self._lock:
+            try:
+                await getattr(self, f"_do_{cmd.action}")(user, cmd)
+            except QuizProblem as problem:
+                await self._error(user.id, problem.code, problem.message)
+            except ConfigError as exc:
+                await self._error(user.id, "bad_bank", str(exc))
+
+    async def _do_start(self, user: User, cmd: m.QuizCommand) -> None:
+        if self.run is not None:
+            raise QuizProblem("already_running",
+                              f"A quiz ({self.run.bank.name}) is already running; stop it first")
+        name = cmd.bank or self.options.default_bank or _only(self.options.bank_names())
+        if name is None:
+            raise QuizProblem("no_bank", "Say which bank to play: " + _bank_list(self.options.bank_names()))
+        if name not in self.options.bank_names():
+            raise QuizProblem("unknown_bank", f"There is no bank called {name!r}. " + _bank_list(self.options.bank_names()))
+        bank = self.options.load_bank(name)  # read again: the file may have been edited since start-up
+        scoring = self.options.scoring()
+        overrides = {k: v for k, v in (("speed_bonus", cmd.speed_bonus), ("streak_bonus", cmd.streak_bonus))
+                     if v is not None}
+        if overrides:
+            scoring = scoring.model_copy(update=overrides)
+        run = QuizRun(bank, scoring, self.options.time_limit, user.id, self.room.clock.now())
+        if cmd.shuffle:
+            run.shuffle(random.Random())
+        if cmd.questions is not None:
+            run.order = run.order[: cmd.questions]
+        run.begin(self._now(), self.options.start_delay)
+        self.run = run
+        event(log, "quiz_started", room=self.room.name, bank=bank.name, by=user.id, questions=run.total)
+        await self.room.broadcast(m.STATUS, self._status("started", user, scoring=scoring,
+                                                         first_in=self.options.start_delay))
+        if self.options.start_delay <= 0:
+            await self._advance()
+        else:
+            self._schedule()
+
+    async def _do_pause(self, user: User, cmd: m.QuizCommand) -> None:
+        run = self._running()
+        run.pause(self._now())
+        self._cancel_timers()
+        await self.room.broadcast(m.STATUS, self._status("paused", user))
+
+    async def _do_resume(self, user: User, cmd: m.QuizCommand) -> None:
+        run = self._running()
+        run.resume(self._now())
+        self._schedule()
+        await self.room.broadcast(m.STATUS, self._status("resumed", user))
+
+    async def _do_skip(self, user: User, cmd: m.QuizCommand) -> None:
+        run = self._running()
+        await self.room.broadcast(m.STATUS, self._status("skipped", user))
+        if run.phase == "question":
+            await self._close(timed_out=False)
+        else:
+            await self._advance()
+
+    _do_next = _do_skip
+
+    async def _do_stop(self, user: User, cmd: m.QuizCommand) -> None:
+        run = self._running()
+        if run.phase == "question":
+            await self._close(timed_out=False, then_advance=False)
+        await self._finish(stopped=True, by=user)
+
+    async def _do_hint(self, user: User, cmd: m.QuizCommand) -> None:
+        run = self._running()
+        if run.phase != "question" or run.hints_given >= len(run.question.hints):
+            raise QuizProblem("no_hint", "There is no hint left to give for this question")
+        run.hints_given += 1
+        await self._send_hint(run, run.hints_given)
+        self._schedule()
+
+    async def _do_status(self, user: User, cmd: m.QuizCommand) -> None:
+        await self.room.send(user.id, m.STATUS, self._status("status", user, banks=self.options.bank_names()))
+
+    async def _do_export(self, user: User, cmd: m.QuizCommand) -> None:
+        run = self.run or self.last
+        if run is None or not run.results:
+            raise QuizProblem("nothing_to_export", "No question has been played yet, so there are no results")
+        await self._send_export(run, [user.id])
+
+    def _running(self) -> QuizRun:
+        if self.run is None:
+            raise QuizProblem("not_running", "No quiz is running; start one with {\"action\": \"start\"}")
+        return self.run
+
+    # -- answers -----------------------------------------------------------------
+
+    async def answer(self, user: User, given: str) -> None:
+        """A direct message with an answer: count it (first answer only) and confirm it privately."""
+        if user.role.is_staff:
+            await self._error(user.id, "not_a_player", "Teachers and admins do not play; only students answer")
+            return
+        async with self._lock:
+            run = self.run
+            if run is None:
+                await self._error(user.id, "no_quiz", "No quiz is running right now")
+                return
+            try:
+                answer = run.submit(user.id, user.name, given, self._now(), self.room.clock.now())
+            except QuizProblem as problem:
+                await self._error(user.id, problem.code, problem.message, number=run.number)
+                return
+            await self.room.send(user.id, m.RECEIVED, {"number": run.number, "answer": answer.given,
+                                                       "read_as": answer.shown})
+
+    # -- people -------------------------------------------------------------------
+
+    async def joined(self, user: User) -> None:
+        """Show a student who joins mid-question the open question."""
+        async with self._lock:
+            run = self.run
+            if run is not None and run.phase == "question" and not user.role.is_staff:
+                await self.room.send(user.id, m.QUESTION, self._question_value(run))
+
+    # -- the flow of a quiz -------------------------------------------------------
+
+    async def _advance(self) -> None:
+        """Open the next question, or finish the quiz after the last one."""
+        run = self.run
+        if run is None:
+            return
+        question = run.open_next(self._now())
+        if question is None:
+            await self._finish(stopped=False)
+            return
+        event(log, "quiz_question", room=self.room.name, number=run.number, of=run.total)
+        await self.room.broadcast(m.QUESTION, self._question_value(run))
+        self._schedule()
+
+    async def _give_hints(self) -> None:
+        run = self.run
+        if run is None:
+            return
+        for number, _ in run.due_hints(self._now()):
+            await self._send_hint(run, number)
+        self._schedule()
+
+    async def _send_hint(self, run: QuizRun, number: int) -> None:
+        hints = run.question.hints
+        await self.room.broadcast(m.HINT, {"number": run.number, "hint": number, "of": len(hints),
+                                           "text": hints[number - 1]})
+
+    async def _time_up(self) -> None:
+        await self._close(timed_out=True)
+
+    async def _close(self, timed_out: bool, then_advance: bool = True) -> None:
+        run = self.run
+        if run is None or run.phase != "question":
+            return
+        last = run.index + 1 >= run.total
+        next_in = None if last or not then_advance else self.options.between_questions
+        result = run.close(self._now(), timed_out, next_in)
+        await self.room.broadcast(m.REVEAL, self._reveal_value(run, result, last or not then_advance, next_in))
+        await self.room.broadcast(m.SCOREBOARD, self._scoreboard_value(run))
+        await self._send_results(run, result)
+        if then_advance and last:
+            await self._finish(stopped=False)
+        elif then_advance:
+            self._schedule()
+
+    async def _finish(self, stopped: bool, by: User | None = None) -> None:
+        run = self.run
+        if run is None:
+            return
+        self._cancel_timers()
+        run.finish(stopped)
+        self.run, self.last = None, run
+        event(log, "quiz_finished", room=self.room.name, bank=run.bank.name, played=len(run.results),
+              players=len(run.players), stopped=stopped)
+        await self.room.broadcast(m.LEADERBOARD, {
+            "bank": run.bank.name, "title": run.bank.title, "played": len(run.results), "of": run.total,
+            "stopped": stopped, "scores": run.standings(),
+        })
+        await self.room.broadcast(m.STATUS, self._status("stopped" if stopped else "finished", by, run=run))
+        if run.results:
+            await self._send_export(run, self._export_recipients(run, by))
+
+    def _export_recipients(self, run: QuizRun, by: User | None) -> list[int]:
+        """Who gets the CSV: whoever started or stopped the quiz, if present; else every teacher present."""
+        present = self.room.users
+        asked = [run.started_by] if by is None or by.id == run.started_by else [run.started_by, by.id]
+        wanted = [uid for uid in asked if uid in present]
+        return wanted or [u.id for u in present.values() if u.role.is_staff and not u.bot]
+
+    async def _send_export(self, run: QuizRun, recipients: list[int]) -> None:
+        text = results_csv(run)
+        parts = split_csv(text, self.options.export_part_bytes)
+        stamp = _stamp(run.started_at)
+        filename = f"quiz-{_safe(run.bank.name)}-{stamp}.csv"
+        for user_id in recipients:
+            for number, part in enumerate(parts, 1):
+                await self.room.send(user_id, m.EXPORT, {
+                    "filename": filename, "media_type": "text/csv", "part": number, "parts": len(parts),
+                    "rows": text.count("\r\n") - 1 if number == len(parts) else None, "csv": part,
+                })
+
+    async def _send_results(self, run: QuizRun, result: QuestionResult) -> None:
+        ranks = {row["ID"]: row["rank"] for row in run.standings()}
+        for player in run.players.values():
+            if player.id not in self.room.users:
+                continue
+            answer: Answer | None = result.answers.get(player.id)
+            value: dict[str, Any] = {"number": result.index + 1, "answered": answer is not None,
+                                     "correct": bool(answer and answer.correct), "score": player.score,
+                                     "rank": ranks[player.id], "streak": player.streak}
+            if answer is not None:
+                value.update(answer=answer.given, read_as=answer.shown, points=answer.points.total,
+                             base=answer.points.base, speed_bonus=answer.points.speed,
+                             streak_bonus=answer.points.streak, seconds=round(answer.elapsed, 1))
+            else:
+                value["points"] = 0
+            await self.room.send(player.id, m.RESULT, value)
+
+    # -- values -------------------------------------------------------------------
+
+    def _question_value(self, run: QuizRun) -> dict[str, Any]:
+        now = self._now()
+        left = run.time_left(now) or 0.0
+        question = run.question
+        return {
+            "number": run.number, "of": run.total, **question.public(),
+            "time_limit": run.time_limit(), "time_left": round(left, 1), "ends_at": self._wall_ms(left),
+            "points": run.scoring.points if question.points is None else question.points,
+            "hints": len(question.hints), "hints_shown": list(question.hints[: run.hints_given]),
+        }
+
+    def _reveal_value(self, run: QuizRun, result: QuestionResult, last: bool,
+                      next_in: float | None) -> dict[str, Any]:
+        return {
+            "number": result.index + 1, "of": run.total, "text": result.question.text,
+            **result.question.solution(), "answered": len(result.answers), "correct": result.correct,
+            "timed_out": result.timed_out, "last": last, "next_in": next_in,
+        }
+
+    def _scoreboard_value(self, run: QuizRun) -> dict[str, Any]:
+        standings = run.standings()
+        return {"after": len(run.results), "of": run.total, "players": len(standings),
+                "scores": standings[: self.options.scoreboard_size]}
+
+    def _status(self, what: str, by: User | None, run: QuizRun | None = None, **extra: Any) -> dict[str, Any]:
+        run = run or self.run
+        value: dict[str, Any] = {"event": what, "by": by.id if by else None}
+        if run is None:
+            value.update(state="idle", bank=None, title=None, questions=0, question=None, time_left=None)
+        else:
+            state = "finished" if run.phase == "finished" else "paused" if run.paused else "running"
+            left = run.time_left(self._now()) if run.phase != "finished" else None
+            value.update(state=state, bank=run.bank.name, title=run.bank.title, questions=run.total,
+                         question=run.number if run.index >= 0 else None,
+                         time_left=None if left is None else round(left, 1))
+        for key, item in extra.items():
+            value[key] = item.model_dump() if isinstance(item, Scoring) else item
+        return value
+
+    async def _error(self, user_id: int, code: str, message: str, **extra: Any) -> None:
+        await self.room.send(user_id, m.ERROR, {"code": code, "message": message, **extra})
+
+    def close(self) -> None:
+        """Stop the timers (the bot left the room)."""
+        self._cancel_timers()
+
+
+def _only(names: list[str]) -> str | None:
+    return names[0] if len(names) == 1 else None
+
+
+def _bank_list(names: list[str]) -> str:
+    return f"banks: {', '.join(sorted(names))}" if names else "no banks are configured (settings.banks)"
+
+
+def _stamp(epoch: float) -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime(epoch))
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name) or "bank"
