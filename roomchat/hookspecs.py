@@ -73,9 +73,9 @@ def roomchat_settings_model() -> type[BaseModel] | None:
     Returns: a pydantic model class (use ``extra="forbid"`` so a misspelt key
     is an error); every field needs a default, because a room with no
     settings gets the defaults.
-    When: once for each plugin, as it is registered. Synchronous. The core
-    calls each plugin's implementation on its own, so answers are never
-    merged or compared (first answer wins: not applicable).
+    When: once for each plugin, as it is registered. Synchronous.
+    First answer wins: not applicable; the core asks each plugin for its own
+    model, so answers are never merged or compared.
     Settings come from ``plugins.settings.<plugin>`` in the config, overridden
     key by key per room by ``rooms.<room>.plugins.settings.<plugin>``. They
     are validated at start-up: a bad value stops the server with a message
