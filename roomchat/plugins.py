@@ -85,6 +85,10 @@ class PluginHost:
         existing = self.pm.get_plugin(name)
         if existing is plugin:
             return  # the same object twice (its entry point, then handed over by a test): once is enough
+        if existing is None and self.pm.is_registered(plugin):
+            other = self.pm.get_name(plugin) or "?"
+            where = self.info[other].origin if other in self.info else "?"
+            raise ConfigError(origin, [f"plugin {name!r} is already registered as {other!r} ({where}); use that name"])
         if existing is not None:
             raise ConfigError(origin, [
                 f"a plugin called {name!r} is already registered ({self.info[name].origin}); "

@@ -185,3 +185,10 @@ def test_registering_something_that_is_not_a_message_type_stops_start_up() -> No
 
     with pytest.raises(ConfigError, match="roomchat.MessageType"):
         RoomchatThread({}, plugins={"wrong": Wrong()}).start()
+
+
+def test_a_plugin_name_taken_stops_start_up_saying_what_to_do(kitchen) -> None:
+    with pytest.raises(ConfigError, match=r"a plugin called 'text' is already registered \(built-in\); give this one"):
+        RoomchatThread({}, plugins={"text": kitchen}).start()
+    with pytest.raises(ConfigError, match="already registered as 'kitchen'"):
+        RoomchatThread({}, plugins={"kitchen": kitchen, "kitchen2": kitchen}).start()
