@@ -1,0 +1,259 @@
+"""The quiz master's flow and timers, driven by a FakeClock through a stand-in for BotRoom.
+
+These are unit tests of the logic between the game and the wire (which
+message goes to whom, and when); tests/bots/test_quiz_bot.py plays whole
+quizzes through real servers and real clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from roomchat.clock import FakeClock, Timer
+from roomchat.users import Role, User
+from roomchat_bots.quiz.bot import QuizBot
+from roomchat_bots.quiz.controller import QuizMaster
+
+TEACHER = User(1, Role.TEACHER, "Ada")
+ANN = User(2, Role.STUDENT, "Ann")
+BOB = User(3, Role.STUDENT, "Bob")
+BOT = User(900, Role.TEACHER, "Quiz", bot=True)
+
+BANK = """
+title: Test bank
+questions:
+  - question: Capital of France?
+    answer: Paris
+    time_limit: 30
+    hints: [It starts with P., It ends with s.]
+  - question: 2 + 2?
+    options: ["3", "4", "5"]
+    answer: "4"
+    time_limit: 10
+  - question: The sky is green.
+    answer: false
+    time_limit: 10
+"""
+
+
+class Room:
+    """Enough of BotRoom for the quiz master: records what it sends."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.name = "class"
+        self.clock = clock
+        self.users = {u.id: u for u in (BOT, TEACHER, ANN, BOB)}
+        self.sent: list[tuple[int | None, str, Any]] = []  # (None for a broadcast, type, value)
+        self._seen = 0
+
+    async def send(self, user_id: int, type: str, value: Any) -> None:
+        self.sent.append((user_id, type, value))
+
+    async def broadcast(self, type: str, value: Any) -> None:
+        self.sent.append((None, type, value))
+
+    def call_later(self, seconds: float, callback: Callable[[], Awaitable[Any] | Any]) -> Timer:
+        return self.clock.call_later(seconds, callback)
+
+    def of(self, type: str, to: int | None | str = "any") -> list[Any]:
+        return [v for u, t, v in self.sent if t == type and (to == "any" or u == to)]
+
+    def take(self) -> list[tuple[int | None, str]]:
+        """(recipient, type) of what was sent since the last ``take``."""
+        new = [(u, t) for u, t, _ in self.sent[self._seen:]]
+        self._seen = len(self.sent)
+        return new
+
+
+@pytest.fixture
+def bank_file(tmp_path: Path) -> Path:
+    path = tmp_path / "test.yaml"
+    path.write_text(BANK)
+    return path
+
+
+def make(bank_file: Path, **settings: Any) -> tuple[QuizMaster, Room, FakeClock]:
+    clock = FakeClock()
+    room = Room(clock)
+    values = {"banks": {"test": str(bank_file)}, "start_delay": 3, "between_questions": 5, **settings}
+    master = QuizMaster(room, QuizBot.validate_settings(values))  # type: ignore[arg-type]
+    return master, room, clock
+
+
+def run(coro: Awaitable[Any]) -> Any:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def test_a_whole_quiz_with_timers_hints_and_scores(bank_file: Path) -> None:
+    async def play() -> Room:
+        master, room, clock = make(bank_file)
+        await master.command(TEACHER, {"action": "start"})  # the only bank
+        assert room.take() == [(None, "quiz-status")]
+        await master.answer(ANN, "paris")
+        assert room.of("quiz-error", ANN.id)[-1]["code"] == "no_question"
+        await clock.advance(3)
+        question = room.of("quiz-question")[-1]
+        assert question["number"] == 1 and question["of"] == 3 and question["time_left"] == 30
+        assert question["hints"] == 2 and "answers" not in question
+        room.take()
+        await clock.advance(10)  # hint 1 at a third of the time
+        assert [v["text"] for v in room.of("quiz-hint")] == ["It starts with P."]
+        await master.answer(ANN, "Pariss")  # a typo, 10 s in
+        assert room.of("quiz-received", ANN.id)[-1] == {"number": 1, "answer": "Pariss", "read_as": "Pariss"}
+        await master.answer(ANN, "Lyon")
+        assert room.of("quiz-error", ANN.id)[-1]["code"] == "already_answered"
+        await clock.advance(10)
+        assert len(room.of("quiz-hint")) == 2
+        await master.answer(BOB, "Marseille")
+        room.take()
+        await clock.advance(10)  # time is up
+        reveal = room.of("quiz-reveal")[-1]
+        assert reveal["answers"] == ["Paris"] and reveal["answered"] == 2 and reveal["correct"] == 1
+        assert reveal["timed_out"] and reveal["next_in"] == 5
+        board = room.of("quiz-scoreboard")[-1]
+        assert [(r["name"], r["score"]) for r in board["scores"]] == [("Ann", 133), ("Bob", 0)]  # speed 33
+        ann = room.of("quiz-result", ANN.id)[-1]
+        assert ann["correct"] and ann["points"] == 133 and ann["rank"] == 1
+        assert not room.of("quiz-result", BOB.id)[-1]["correct"]
+        await master.answer(BOB, "Paris")
+        assert room.of("quiz-error", BOB.id)[-1]["code"] == "too_late"
+        await clock.advance(5)
+        assert room.of("quiz-question")[-1]["options"] == [
+            {"key": "A", "text": "3"}, {"key": "B", "text": "4"}, {"key": "C", "text": "5"}]
+        await master.answer(ANN, "b")
+        await master.answer(BOB, "d")
+        assert room.of("quiz-error", BOB.id)[-1]["code"] == "not_recognized"  # not counted: may answer again
+        await master.answer(BOB, "B")
+        await clock.advance(10)
+        await clock.advance(5)
+        await master.answer(ANN, "faux")
+        await master.answer(BOB, "vrai")
+        room.take()
+        await clock.advance(10)  # the last question closes: leaderboard, status, export to the teacher
+        kinds = room.take()
+        assert kinds[:2] == [(None, "quiz-reveal"), (None, "quiz-scoreboard")]
+        assert kinds[-3:] == [(None, "quiz-leaderboard"), (None, "quiz-status"), (TEACHER.id, "quiz-export")]
+        assert clock.pending() == 0
+        return room
+
+    room = run(play())
+    final = room.of("quiz-leaderboard")[-1]
+    # Ann: 100 + 33 speed; then instant answers: 100 + 50 speed + 10 and 20 streak. Bob: one instant answer.
+    assert [(r["name"], r["score"], r["correct"]) for r in final["scores"]] == [("Ann", 133 + 160 + 170, 3),
+                                                                              ("Bob", 150, 1)]
+    assert final["played"] == 3 and not final["stopped"]
+    export = room.of("quiz-export", TEACHER.id)[-1]
+    assert export["filename"].startswith("quiz-test-") and export["parts"] == 1 and export["rows"] == 6
+    rows = list(csv.DictReader(io.StringIO(export["csv"])))
+    assert [(r["question"], r["student"], r["correct"]) for r in rows] == [
+        ("1", "Ann", "yes"), ("1", "Bob", "no"), ("2", "Ann", "yes"), ("2", "Bob", "yes"),
+        ("3", "Ann", "yes"), ("3", "Bob", "no")]
+
+
+def test_pause_freezes_time_and_resume_continues(bank_file: Path) -> None:
+    async def play() -> None:
+        master, room, clock = make(bank_file, start_delay=0)
+        await master.command(TEACHER, {"action": "start", "bank": "test"})
+        await clock.advance(5)
+        await master.command(TEACHER, "pause")
+        assert room.of("quiz-status")[-1]["state"] == "paused"
+        assert room.of("quiz-status")[-1]["time_left"] == 25
+        await clock.advance(1000)  # nothing happens while paused
+        assert not room.of("quiz-hint") and not room.of("quiz-reveal")
+        await master.answer(ANN, "paris")
+        assert room.of("quiz-error", ANN.id)[-1]["code"] == "paused"
+        await master.command(TEACHER, {"action": "resume"})
+        assert room.of("quiz-status")[-1]["time_left"] == 25
+        await clock.advance(5)  # 10 s of question time: hint 1
+        assert len(room.of("quiz-hint")) == 1
+        await clock.advance(20)
+        assert len(room.of("quiz-reveal")) == 1
+
+    run(play())
+
+
+def test_skip_stop_hint_status_and_export(bank_file: Path) -> None:
+    async def play() -> None:
+        master, room, clock = make(bank_file, between_questions=None)  # teacher-paced
+        await master.command(TEACHER, {"action": "skip"})
+        assert room.of("quiz-error", TEACHER.id)[-1]["code"] == "not_running"
+        await master.command(TEACHER, {"action": "start", "bank": "nope"})
+        assert room.of("quiz-error", TEACHER.id)[-1]["code"] == "unknown_bank"
+        await master.command(TEACHER, {"action": "start", "speed_bonus": False})
+        assert room.of("quiz-status")[-1]["scoring"]["speed_bonus"] is False
+        await master.command(TEACHER, {"action": "start"})
+        assert room.of("quiz-error", TEACHER.id)[-1]["code"] == "already_running"
+        await master.command(TEACHER, {"action": "skip"})  # skip the countdown
+        assert len(room.of("quiz-question")) == 1
+        await master.command(TEACHER, {"action": "hint"})
+        assert room.of("quiz-hint")[-1]["hint"] == 1
+        await master.answer(ANN, "Paris")
+        await master.command(TEACHER, {"action": "skip"})  # reveal now
+        assert room.of("quiz-reveal")[-1]["timed_out"] is False and room.of("quiz-reveal")[-1]["next_in"] is None
+        assert room.of("quiz-result", ANN.id)[-1]["points"] == 100  # no speed bonus this time
+        await clock.advance(600)
+        assert len(room.of("quiz-question")) == 1  # waits for the teacher
+        await master.command(TEACHER, {"action": "status"})
+        status = room.of("quiz-status", TEACHER.id)[-1]
+        assert status["state"] == "running" and status["question"] == 1 and status["banks"] == ["test"]
+        await master.command(TEACHER, {"action": "next"})
+        assert len(room.of("quiz-question")) == 2
+        await master.command(TEACHER, {"action": "stop"})  # mid-question: reveal it, then the leaderboard
+        assert room.of("quiz-reveal")[-1]["number"] == 2
+        assert room.of("quiz-leaderboard")[-1]["stopped"] is True
+        assert room.of("quiz-leaderboard")[-1]["played"] == 2
+        assert room.of("quiz-status")[-1]["event"] == "stopped"
+        assert len(room.of("quiz-export", TEACHER.id)) == 1
+        await master.command(TEACHER, {"action": "export"})  # again, on request
+        assert len(room.of("quiz-export", TEACHER.id)) == 2
+        assert clock.pending() == 0
+
+    run(play())
+
+
+def test_students_cannot_control_and_teachers_do_not_play(bank_file: Path) -> None:
+    async def play() -> None:
+        master, room, _ = make(bank_file)
+        await master.command(ANN, {"action": "start"})
+        error = room.of("quiz-error", ANN.id)[-1]
+        assert error["code"] == "forbidden" and "Only teachers and admins" in error["message"]
+        assert not room.of("quiz-status")
+        await master.command(TEACHER, {"action": "dance"})
+        assert room.of("quiz-error", TEACHER.id)[-1]["code"] == "bad_command"
+        await master.answer(TEACHER, "Paris")
+        assert room.of("quiz-error", TEACHER.id)[-1]["code"] == "not_a_player"
+        await master.answer(ANN, "Paris")
+        assert room.of("quiz-error", ANN.id)[-1]["code"] == "no_quiz"
+
+    run(play())
+
+
+def test_a_late_joiner_gets_the_open_question_and_big_exports_come_in_parts(bank_file: Path) -> None:
+    async def play() -> None:
+        master, room, clock = make(bank_file, start_delay=0, export_part_bytes=1000)
+        await master.command(TEACHER, {"action": "start"})
+        cy = User(4, Role.STUDENT, "Cy")
+        room.users[cy.id] = cy
+        await clock.advance(12)
+        await master.joined(cy)
+        late = room.of("quiz-question", cy.id)[-1]
+        assert late["time_left"] == 18 and late["hints_shown"] == ["It starts with P."]
+        for i in range(40):
+            student = User(100 + i, Role.STUDENT, f"Student {i:02d} with a rather long name")
+            room.users[student.id] = student
+            await master.answer(student, "paris")
+        await master.command(TEACHER, {"action": "stop"})
+        parts = room.of("quiz-export", TEACHER.id)
+        assert len(parts) > 1 and [p["part"] for p in parts] == list(range(1, len(parts) + 1))
+        assert all(p["parts"] == len(parts) for p in parts)
+        rows = list(csv.DictReader(io.StringIO("".join(p["csv"] for p in parts))))
+        assert len(rows) == 40 and parts[-1]["rows"] == 40
+
+    run(play())
