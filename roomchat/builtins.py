@@ -8,6 +8,9 @@ like a third-party plugin, through ``PluginHost.add``. Add a built-in here.
 
 BUILTIN_PLUGINS: dict[str, str] = {
     "default_rooms": "roomchat.default_rooms",
+    "moderation": "roomchat.moderation",  # mute, kick, ban, locks: the `moderation` type and its checks
+    "greeter": "roomchat_bots.greeter",
+    "echo": "roomchat_bots.echo",
     "text": "roomchat_plugins.text",
     "image": "roomchat_plugins.image",
     "video": "roomchat_plugins.video",

@@ -132,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("type", nargs="?", help="only this type")
     p.add_argument("--config", help=config_help)
     p.set_defaults(func=cmd_schema)
+
+    from .botrunner import add_bot_parser
+
+    add_bot_parser(sub)  # roomchat bot run KIND --url --token --room ...
     return parser
 
 

@@ -134,6 +134,21 @@ class BotConfig(Strict):
     role: Role = Role.STUDENT
     rooms: list[RoomName] = Field(min_length=1)
     settings: dict[str, Any] = Field(default_factory=dict)
+    run: Literal["server", "external"] = Field(
+        "server", description="'server': roomchat serve runs it; 'external': `roomchat bot run` does, with `token`"
+    )
+    token: Annotated[str, StringConstraints(min_length=8)] | EnvRef | None = Field(
+        None, description="an external bot's credential; the server mints its own bots' credentials"
+    )
+
+    @model_validator(mode="after")
+    def _token_only_when_external(self) -> BotConfig:
+        if self.run == "external" and self.token is None:
+            raise ValueError("an external bot needs a token: the credential `roomchat bot run --token` connects with")
+        if self.run == "server" and self.token is not None:
+            raise ValueError("only an external bot takes a token (the server mints its own bots' credentials); "
+                             "add `run: external` or remove the token")
+        return self
 
 
 class ClusterConfig(Strict):
@@ -221,6 +236,14 @@ def resolve_secrets(config: Config, source: str) -> Config:
                 )
             else:
                 user.token = value
+    for index, bot in enumerate(config.bots):
+        if isinstance(bot.token, EnvRef):
+            value = os.environ.get(bot.token.env)
+            if not value:
+                problems.append(f"bots.{index}.token: environment variable {bot.token.env} is not set "
+                                f"(it holds the token of bot {bot.id}, {bot.name})")
+            else:
+                bot.token = value
     if problems:
         raise ConfigError(source, problems)
     return config

@@ -7,6 +7,7 @@ from typing import Any
 
 import uvicorn
 
+from .botrunner import loopback_url
 from .logs import event
 from .server import ChatServer
 
@@ -32,6 +33,8 @@ class _Uvicorn(uvicorn.Server):
             bound = [s.getsockname() for server in self.servers for s in server.sockets]
             for host, port, *_ in bound:
                 event(log, "listening", url=f"http://{host}:{port}")
+            if bound:
+                await self.chat.listening(loopback_url(*bound[0][:2]))
 
     async def shutdown(self, sockets: Any = None) -> None:
         event(log, "stopping", connections=self.chat.connection_count())

@@ -14,6 +14,7 @@ from typing import Any
 import socketio
 
 from . import protocol
+from .botrunner import BotHost
 from .clock import Clock
 from .config import Config, RoomConfig
 from .delivery import Delivery
@@ -22,6 +23,7 @@ from .errors import Refusal
 from .identity import Authenticator, check_auth_config
 from .joining import Joins
 from .logs import event
+from .moderation import check_banned
 from .plugins import PluginHost
 from .session import Session
 from .state import StateBackend
@@ -72,6 +74,7 @@ class ChatServer:
         )
         self.state = state or memory_backend(config.auth.guest_id_start)
         self.auth = Authenticator(config, self.state.guest_ids)
+        self.bots = BotHost(self)  # checks the bots: config now; they connect once the server listens
         self.sessions: dict[str, Session] = {}
         settings = config.server
         self.sio = SocketServer(
@@ -109,7 +112,12 @@ class ChatServer:
         return room
 
     async def check_admission(self, room: str, user: User) -> None:
-        """Refuse a user the room has banned. (Moderation fills this in.)"""
+        """Refuse a user the room has banned (``banned``; see roomchat/moderation.py)."""
+        await check_banned(self, room, user)
+
+    async def listening(self, url: str) -> None:
+        """The server accepts connections at ``url`` (a loopback URL): start the configured bots."""
+        await self.bots.start(url)
 
     async def start(self) -> None:
         """Start the state backend and tell plugins the server is up."""
@@ -121,7 +129,8 @@ class ChatServer:
         event(log, "started", plugins=len(self.plugins.info), types=len(self.plugins.types), rooms=len(self.config.rooms))
 
     async def stop(self) -> None:
-        """Disconnect every client cleanly, tell plugins, release the backend."""
+        """Stop the bots, disconnect every client cleanly, tell plugins, release the backend."""
+        await self.bots.stop()
         for sid in list(self.sessions):
             await self.sio.disconnect(sid, ignore_queue=True)
         await self.sio.shutdown()

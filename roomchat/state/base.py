@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..users import User
 
@@ -97,6 +97,70 @@ class KeyValueStore(ABC):
         """Add to the integer at ``key`` (0 if missing) and return the result."""
 
 
+SanctionKind = Literal["mute", "ban", "lock"]
+
+
+@dataclass(frozen=True, slots=True)
+class Sanction:
+    """A mute or a ban of one user in one room, or a room's lock (stored under user 0).
+
+    ``until``: when it ends, in seconds since the epoch of the server's clock
+    (None: until undone); ``by``: the ID of who imposed it; ``scope`` (locks):
+    ``all``, ``broadcast`` or ``direct``.
+    """
+
+    until: float | None
+    by: int
+    reason: str = ""
+    scope: str = ""
+
+    def active(self, now: float) -> bool:
+        """Whether it is still in force at ``now`` (read from the server's clock)."""
+        return self.until is None or now < self.until
+
+    def as_json(self) -> dict[str, Any]:
+        """A JSON object (what a Redis backend stores)."""
+        return {"until": self.until, "by": self.by, "reason": self.reason, "scope": self.scope}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Sanction:
+        """``as_json``'s inverse."""
+        return cls(data.get("until"), int(data.get("by", 0)), data.get("reason", ""), data.get("scope", ""))
+
+
+class ModerationStore(ABC):
+    """Mutes and bans per room and user, and room locks: one key each, with a TTL.
+
+    A Redis backend keeps each as a key ``mod:{kind}:{room}:{user_id}``
+    holding ``Sanction.as_json()``, with ``EXPIRE`` set from ``ttl`` (plus a
+    little, so the server's clock, not Redis, decides the exact end), and
+    answers ``restrictions`` with one ``MGET``. Whether a sanction is still
+    in force is decided by the caller: ``sanction.active(server.clock.now())``.
+    """
+
+    @abstractmethod
+    async def put(self, kind: SanctionKind, room: str, user_id: int, sanction: Sanction, ttl: float | None) -> None:
+        """Store a sanction (replacing the one of the same kind), kept at least ``ttl`` seconds (None: forever)."""
+
+    @abstractmethod
+    async def get(self, kind: SanctionKind, room: str, user_id: int) -> Sanction | None:
+        """The stored sanction, if any (possibly expired: check ``active``)."""
+
+    @abstractmethod
+    async def remove(self, kind: SanctionKind, room: str, user_id: int) -> bool:
+        """Forget a sanction; True if there was one."""
+
+    @abstractmethod
+    async def restrictions(self, room: str, user_id: int) -> tuple[Sanction | None, Sanction | None]:
+        """The user's mute and the room's lock in one read: the check every message makes."""
+
+
+def _memory_moderation() -> ModerationStore:
+    from .memory import MemoryModeration
+
+    return MemoryModeration()
+
+
 @dataclass
 class StateBackend:
     """The set of stores one server uses."""
@@ -105,6 +169,7 @@ class StateBackend:
     guest_ids: GuestIds
     rate_limiter: RateLimiter
     kv: KeyValueStore
+    moderation: ModerationStore = field(default_factory=_memory_moderation)
 
     async def start(self) -> None:
         """Connect to whatever the backend needs."""

@@ -9,7 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..users import User
-from .base import GuestIds, Joined, KeyValueStore, Presence, RateLimiter, StateBackend
+from .base import (
+    GuestIds, Joined, KeyValueStore, ModerationStore, Presence, RateLimiter, Sanction, SanctionKind, StateBackend,
+)
 
 
 class MemoryPresence(Presence):
@@ -132,6 +134,28 @@ class MemoryKeyValue(KeyValueStore):
         expires = self._data.get(key, (None, None))[1]
         self._data[key] = (value, expires)
         return value
+
+
+class MemoryModeration(ModerationStore):
+    """Sanctions in a dict; an expired one is dropped when it is next read."""
+
+    def __init__(self) -> None:
+        self._data: dict[tuple[str, str, int], Sanction] = {}
+
+    async def put(self, kind: SanctionKind, room: str, user_id: int, sanction: Sanction, ttl: float | None) -> None:
+        self._data[(kind, room, user_id)] = sanction
+
+    async def get(self, kind: SanctionKind, room: str, user_id: int) -> Sanction | None:
+        return self._data.get((kind, room, user_id))
+
+    async def remove(self, kind: SanctionKind, room: str, user_id: int) -> bool:
+        return self._data.pop((kind, room, user_id), None) is not None
+
+    async def restrictions(self, room: str, user_id: int) -> tuple[Sanction | None, Sanction | None]:
+        data = self._data
+        if not data:
+            return None, None
+        return data.get(("mute", room, user_id)), data.get(("lock", room, 0))
 
 
 def memory_backend(guest_id_start: int) -> StateBackend:

@@ -1,0 +1,25 @@
+"""The echo bot: sends every direct message straight back to whoever sent it."""
+
+from roomchat import hookimpl
+from roomchat.bot import Bot, BotRoom, BotSettings, Incoming
+
+
+class Echo(Bot):
+    """Echoes direct messages, same type and value (a text gets ``prefix`` in front)."""
+
+    kind = "echo"
+
+    class Settings(BotSettings):
+        prefix: str = ""
+
+    async def on_direct_message(self, room: BotRoom, msg: Incoming) -> None:
+        if msg.from_room:
+            return
+        value = self.settings.prefix + msg.value if isinstance(msg.value, str) else msg.value
+        await room.send(msg.from_id, msg.type, value)
+
+
+@hookimpl
+def roomchat_register_bots(register):  # type: ignore[no-untyped-def]
+    """The echo bot."""
+    register(Echo)

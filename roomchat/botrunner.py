@@ -1,0 +1,446 @@
+"""Running bots: one Socket.IO connection per room, reconnection, supervision.
+
+The same code runs a bot in both places:
+
+- inside ``roomchat serve``: ``BotHost`` reads the config's ``bots:``,
+  validates each bot's settings at start-up, mints each bot a credential
+  (``ChatServer.auth.add_token``) and, once the server listens, connects it
+  to its rooms over loopback like any client;
+- as a process of its own: ``roomchat bot run KIND --url ... --token ...``
+  (``run_cli``), with the token of a user the server knows.
+
+A ``RoomLink`` is one connection to one room. It feeds the room's events to
+the bot one at a time, in order, from a queue (so a slow handler never stalls
+the socket's heartbeat), and reconnects with backoff when the connection
+drops. A ``BotRunner`` runs one bot in all its rooms and restarts it, as a
+fresh instance, with backoff when it crashes (a failure outside a handler:
+in ``on_start``, say). A handler that raises is only logged (``Bot._safely``).
+
+Network backoff waits in real time; everything the bot itself schedules goes
+through its clock (``Bot.clock``), which tests replace with a FakeClock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import random
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import socketio
+
+from . import protocol
+from .bot import Ack, Bot, BotRoom
+from .errors import ConfigError, Refusal
+from .logs import event
+from .users import User
+
+if TYPE_CHECKING:
+    from .config import BotConfig
+    from .server import ChatServer
+
+log = logging.getLogger("roomchat.bots")
+
+FATAL_CODES = frozenset({"unauthorized", "room_not_found", "room_required", "forbidden", "invalid_name"})
+"""Refusals that retrying cannot fix: ``roomchat bot run`` stops on them at its first attempt."""
+
+
+class BotRefused(Exception):
+    """The server refused the bot's connection (``code`` is PROTOCOL.md's)."""
+
+    def __init__(self, room: str, code: str | None, message: str) -> None:
+        super().__init__(f"room {room!r}: {message} ({code or 'no code'})")
+        self.room = room
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with jitter: ``initial``, doubling, up to ``maximum`` seconds."""
+
+    initial: float = 0.5
+    maximum: float = 30.0
+    attempt: int = 0
+
+    def next(self) -> float:
+        """The next delay (and count one more attempt)."""
+        delay = min(self.maximum, self.initial * 2 ** self.attempt)
+        self.attempt += 1
+        return delay * random.uniform(0.8, 1.2)
+
+    def reset(self) -> None:
+        """Start again from ``initial`` (after a success)."""
+        self.attempt = 0
+
+
+class RoomLink:
+    """One bot's connection to one room: connects, feeds events to the bot, reconnects."""
+
+    def __init__(self, room: BotRoom, url: str, token: str, *, fatal_refusals: bool = False,
+                 backoff: Backoff | None = None, ack_timeout: float = 10.0) -> None:
+        self.room = room
+        self.url = url
+        self.token = token
+        self.fatal_refusals = fatal_refusals
+        self.backoff = backoff or Backoff()
+        self.ack_timeout = ack_timeout
+        self.joins = 0  # how many times the bot joined this room
+        self.joined = asyncio.Event()
+        self._client: socketio.AsyncClient | None = None
+
+    @property
+    def connected(self) -> bool:
+        """Whether the connection is up."""
+        return self._client is not None and self._client.connected
+
+    async def call(self, event_name: str, *args: Any) -> Ack:
+        """Emit with an ack callback; a refusal, a timeout or a dropped connection is an Ack too."""
+        client = self._client
+        if client is None or not client.connected:
+            return Ack("The bot is not connected to this room", {"code": "disconnected"})
+        try:
+            reply = await client.call(event_name, args[0] if len(args) == 1 else args, timeout=self.ack_timeout)
+        except socketio.exceptions.TimeoutError:
+            return Ack("The server did not answer in time", {"code": "timeout"})
+        except (socketio.exceptions.DisconnectedError, socketio.exceptions.BadNamespaceError):
+            return Ack("The bot is not connected to this room", {"code": "disconnected"})
+        if not isinstance(reply, dict) or "msg" not in reply:
+            return Ack("The server's answer was not understood", {"code": "invalid_ack"})
+        return Ack(reply["msg"], reply.get("data"))
+
+    async def run(self) -> None:
+        """Stay in the room until cancelled: connect, handle events, reconnect with backoff."""
+        first = True
+        while True:
+            try:
+                await self._visit()
+            except BotRefused as refused:
+                if first and self.fatal_refusals and refused.code in FATAL_CODES:
+                    raise
+                event(log, "bot_refused", logging.WARNING, room=self.room.name, code=refused.code or "",
+                      reason=refused.message)
+            except (socketio.exceptions.ConnectionError, OSError) as exc:
+                event(log, "bot_unreachable", logging.WARNING, room=self.room.name, url=self.url, reason=str(exc))
+            first = False
+            delay = self.backoff.next()
+            event(log, "bot_reconnect", room=self.room.name, bot=self.room.me.id, seconds=round(delay, 2))
+            await asyncio.sleep(delay)
+
+    async def _visit(self) -> None:
+        """One connection, from connect to disconnect."""
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        refusal: dict[str, Any] = {}
+        client = socketio.AsyncClient(reconnection=False)
+        for name in (protocol.INITIAL_RESPONSE, protocol.USER_CONNECTED, protocol.USER_DISCONNECTED,
+                     protocol.MESSAGE, protocol.ERROR_RESPONSE):
+            client.on(name, _enqueue(queue, name))
+        client.on("disconnect", lambda *reason: queue.put_nowait(("disconnect", reason[0] if reason else "")))
+
+        def connect_error(data: Any = None) -> None:
+            refusal.update(data if isinstance(data, dict) else {"message": str(data)})
+
+        client.on("connect_error", connect_error)
+        self._client = client
+        try:
+            try:
+                await client.connect(self.url, auth={"room": self.room.name, "token": self.token},
+                                     transports=["websocket"], wait_timeout=10)
+            except socketio.exceptions.ConnectionError as exc:
+                if refusal:
+                    code = (refusal.get("data") or {}).get("code")
+                    raise BotRefused(self.room.name, code, refusal.get("message", str(exc))) from None
+                raise
+            await self._handle_events(queue)
+        finally:
+            self._client = None
+            self.joined.clear()
+            await self.room._left()
+            if client.connected:
+                await client.disconnect()
+
+    async def _handle_events(self, queue: asyncio.Queue[tuple[str, Any]]) -> None:
+        while True:
+            name, payload = await queue.get()
+            if name == "disconnect":
+                event(log, "bot_disconnected", room=self.room.name, bot=self.room.me.id, reason=str(payload))
+                return
+            data = payload.get("data") if isinstance(payload, dict) else None
+            if name == protocol.INITIAL_RESPONSE:
+                await self.room._joined(self, data or [])
+                self.joins += 1
+                self.backoff.reset()
+                self.joined.set()
+                event(log, "bot_joined", room=self.room.name, bot=self.room.me.id)
+            elif not self.room.joined:
+                continue  # nothing reaches a connection before its initial-response; be safe anyway
+            elif name == protocol.MESSAGE and isinstance(data, dict):
+                await self.room._message(data)
+            elif name == protocol.USER_CONNECTED and isinstance(data, dict):
+                await self.room._user_joined(data)
+            elif name == protocol.USER_DISCONNECTED and isinstance(data, dict):
+                await self.room._user_left(data)
+            elif name == protocol.ERROR_RESPONSE:
+                event(log, "bot_emit_refused", logging.WARNING, room=self.room.name, data=str(data))
+
+
+def _enqueue(queue: asyncio.Queue[tuple[str, Any]], name: str) -> Callable[..., None]:
+    def handler(*args: Any) -> None:
+        queue.put_nowait((name, args[0] if args else None))
+    return handler
+
+
+class BotRunner:
+    """Runs one bot in its rooms until cancelled; a crashed bot restarts, fresh, with backoff.
+
+    ``make_bot`` builds a new instance (a restart starts from a clean state).
+    ``fatal_refusals``: stop (raise BotRefused) when the very first connection
+    to a room is refused for a reason retrying cannot fix (a bad token, say).
+    """
+
+    def __init__(self, make_bot: Callable[[], Bot], url: str, token: str, rooms: Iterable[str], *,
+                 label: str = "bot", fatal_refusals: bool = False, restart: Backoff | None = None) -> None:
+        self.make_bot = make_bot
+        self.url = url
+        self.token = token
+        self.rooms = list(rooms)
+        self.label = label
+        self.fatal_refusals = fatal_refusals
+        self.restart = restart or Backoff(initial=1.0, maximum=60.0)
+        self.bot: Bot | None = None
+        self.links: dict[str, RoomLink] = {}
+        self.starts = 0
+        self.crashes = 0
+        self.changed = asyncio.Event()  # set whenever a link was replaced (a restart)
+
+    async def run(self) -> None:
+        """Run, restarting after crashes, until cancelled (or a fatal refusal)."""
+        while True:
+            started = time.monotonic()
+            try:
+                await self._run_once()
+            except (asyncio.CancelledError, BotRefused):
+                raise
+            except Exception:
+                self.crashes += 1
+                event(log, "bot_crashed", logging.ERROR, bot=self.label, crashes=self.crashes)
+                log.exception("bot %s crashed; restarting it", self.label)
+            if time.monotonic() - started > 60:
+                self.restart.reset()
+            delay = self.restart.next()
+            event(log, "bot_restart", bot=self.label, seconds=round(delay, 2))
+            await asyncio.sleep(delay)
+
+    async def _run_once(self) -> None:
+        bot = self.make_bot()
+        self.bot = bot
+        self.starts += 1
+        self.links = {}
+        try:
+            await bot.on_start()
+            links = [RoomLink(bot.room(name), self.url, self.token, fatal_refusals=self.fatal_refusals)
+                     for name in self.rooms]
+            self.links = {link.room.name: link for link in links}
+            self.changed.set()
+            tasks = [asyncio.create_task(link.run(), name=f"{self.label}:{link.room.name}") for link in links]
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+                for task in done:
+                    task.result()  # a link only ends by raising
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            bot._stop_timers()
+            await bot._safely("on_stop", bot.on_stop)
+
+    async def wait_joined(self, timeout: float = 10.0) -> None:
+        """Wait until the bot is in every one of its rooms."""
+        async def joined() -> None:
+            while len(self.links) < len(self.rooms):
+                self.changed.clear()
+                await self.changed.wait()
+            await asyncio.gather(*(link.joined.wait() for link in self.links.values()))
+
+        await asyncio.wait_for(joined(), timeout)
+
+
+class BotHost:
+    """The bots one server runs (the config's ``bots:``).
+
+    Built with the server: it checks every bot's kind, rooms and settings
+    (a problem stops start-up naming ``bots.<i>.<key>``) and registers each
+    bot's credential. ``start(url)`` connects the bots once the server
+    listens; ``stop()`` takes them out before the server disconnects anyone.
+    """
+
+    def __init__(self, server: ChatServer) -> None:
+        self.server = server
+        config = server.config
+        self.bot_ids = frozenset(b.id for b in config.bots)
+        self.runners: list[BotRunner] = []
+        self._planned: list[tuple[BotConfig, type[Bot], Any, str]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        problems: list[str] = []
+        for index, spec in enumerate(config.bots):
+            user = User(spec.id, spec.role, spec.name, bot=True)
+            if spec.run == "external":
+                assert isinstance(spec.token, str), "resolve_secrets() runs before this"
+                server.auth.add_token(spec.token, user)
+                continue
+            found = self._check(index, spec, problems)
+            if found is None:
+                continue
+            bot_class, settings = found
+            token = "bot-" + secrets.token_urlsafe(32)
+            server.auth.add_token(token, user)
+            self._planned.append((spec, bot_class, settings, token))
+        if problems:
+            raise ConfigError(server.source, problems)
+
+    def _check(self, index: int, spec: BotConfig, problems: list[str]) -> tuple[type[Bot], Any] | None:
+        path = f"bots.{index}"
+        kinds = self.server.plugins.bots
+        bot_class = kinds.get(spec.kind)
+        if bot_class is None:
+            known = ", ".join(sorted(kinds)) or "none"
+            problems.append(f"{path}.kind: no bot of kind {spec.kind!r} is installed (installed: {known})")
+            return None
+        for j, room_name in enumerate(spec.rooms):
+            problems += self._check_room(f"{path}.rooms.{j}", spec, room_name)
+        try:
+            settings = bot_class.validate_settings(spec.settings, f"{path}.settings", self.server.source)
+        except ConfigError as exc:
+            problems += exc.problems
+            return None
+        return bot_class, settings
+
+    def _check_room(self, path: str, spec: BotConfig, name: str) -> list[str]:
+        try:
+            room = self.server.resolve_room(name)
+        except Refusal as refusal:
+            return [f"{path}: {refusal.message} (list it under rooms:, or turn on server.create_rooms)"]
+        except Exception:
+            return []  # a plugin that resolves rooms may need the server running; the join will tell
+        problems = []
+        if spec.role not in room.roles:
+            problems.append(f"{path}: a {spec.role.value} may not enter room {name!r} (its roles: "
+                            f"{', '.join(r.value for r in room.roles)}); change the bot's role or the room's roles")
+        if "users" not in room.admit:
+            problems.append(f"{path}: room {name!r} does not admit configured users (admit: {room.admit}); "
+                            "add 'users' to its admit list so the bot can enter")
+        return problems
+
+    async def start(self, url: str) -> None:
+        """Connect every bot to its rooms (the server listens at ``url``)."""
+        clock, ids = self.server.clock, self.bot_ids
+        for spec, bot_class, settings, token in self._planned:
+            def make(bot_class: type[Bot] = bot_class, settings: Any = settings) -> Bot:
+                return bot_class(settings, clock=clock, bot_ids=ids)
+
+            runner = BotRunner(make, url, token, spec.rooms, label=f"{spec.kind}:{spec.id}")
+            self.runners.append(runner)
+            self._tasks.append(asyncio.create_task(runner.run(), name=f"bot {spec.kind}:{spec.id}"))
+            event(log, "bot_started", kind=spec.kind, bot=spec.id, rooms=",".join(spec.rooms))
+
+    async def stop(self) -> None:
+        """Take every bot out of its rooms and stop it."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        self.runners.clear()
+
+
+# -- roomchat bot run ----------------------------------------------------------------
+
+
+def add_bot_parser(sub: Any) -> None:
+    """Add ``roomchat bot run`` to the CLI's subcommands."""
+    bot = sub.add_parser("bot", help="run a bot as a process of its own")
+    bot_sub = bot.add_subparsers(dest="bot_command", required=True)
+    p = bot_sub.add_parser("run", help="connect a bot to a server's rooms and run it until stopped")
+    p.add_argument("kind", help="the bot's kind (see `roomchat plugins`)")
+    p.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8000")
+    p.add_argument("--token", required=True, help="the bot user's credential (a config token or a JWT)")
+    p.add_argument("--room", action="append", required=True, dest="rooms", help="a room to join (repeatable)")
+    p.add_argument("--settings", help="YAML file with the bot's settings")
+    p.add_argument("--config", help="the server's config file: its plugins.load and the IDs of its bots:")
+    p.add_argument("--bot-id", type=int, action="append", default=[], dest="bot_ids",
+                   help="the ID of another bot, whose messages this one ignores (repeatable)")
+    p.add_argument("--plugin", action="append", default=[], dest="plugins",
+                   help="a module or .py file that registers bots (repeatable)")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    p.set_defaults(func=run_cli)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """``roomchat bot run``: build the bot, connect, run until SIGTERM or Ctrl-C."""
+    from .config import PluginsConfig, load_config
+    from .logs import setup_logging
+    from .plugins import PluginHost
+    from .yamlfile import read_yaml
+
+    setup_logging(args.log_level)
+    plugins = PluginsConfig(load=args.plugins)
+    bot_ids = set(args.bot_ids)
+    source = "roomchat bot run"
+    if args.config:
+        config = load_config(args.config)
+        plugins = PluginsConfig(load=[*config.plugins.load, *args.plugins], disable=config.plugins.disable)
+        bot_ids |= {b.id for b in config.bots}
+        source = args.config
+    host = PluginHost()
+    host.load(plugins, source)
+    bot_class = host.bots.get(args.kind)
+    if bot_class is None:
+        print(f"roomchat bot run: no bot of kind {args.kind!r} is installed "
+              f"(installed: {', '.join(sorted(host.bots)) or 'none'}); load one with --plugin", file=sys.stderr)
+        return 2
+    values = read_yaml(args.settings) if args.settings else {}
+    if values is not None and not isinstance(values, dict):
+        raise ConfigError(args.settings, ["(top level): the settings file must be a mapping of setting: value"])
+    settings = bot_class.validate_settings(values or {}, "settings", args.settings or source)
+    runner = BotRunner(lambda: bot_class(settings, bot_ids=bot_ids), args.url, args.token, args.rooms,
+                       label=args.kind, fatal_refusals=True)
+    try:
+        asyncio.run(_run_until_signal(runner))
+    except BotRefused as refused:
+        print(f"roomchat bot run: the server refused the bot in {refused}; check --token and --room", file=sys.stderr)
+        return 2
+    return 0
+
+
+async def _run_until_signal(runner: BotRunner) -> None:
+    task = asyncio.create_task(runner.run())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, task.cancel)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or not POSIX
+            pass
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
+    event(log, "bot_stopped", bot=runner.label)
+
+
+def loopback_url(host: str, port: int) -> str:
+    """The URL a bot in the server's process uses to reach the server bound at ``host:port``."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
