@@ -1,0 +1,271 @@
+"""Several roomchat servers as one: this server's part in a cluster on Redis.
+
+``cluster: {redis_url: ...}`` in the config makes ``ChatServer`` use
+``cluster_parts``: python-socketio's ``AsyncRedisManager`` carries every
+emit (messages, broadcasts, disconnects) to the servers holding the
+addressed connections, and ``roomchat.state.redis`` keeps the state. This
+module runs what a cluster needs beyond that, as three loops:
+
+- the **heartbeat**: a key with a TTL (``dead_after_seconds``), renewed every
+  ``heartbeat_seconds``; it is also the Redis health check (``redis_down`` /
+  ``redis_up`` log lines, retries with backoff) and, when it finds its own
+  key gone (Redis restarted, or this server was taken for dead), re-registers
+  this server's connections (``resync``);
+- the **reaper**, on the same beat: every server whose heartbeat expired has
+  its connections removed by one atomic script, so exactly one server does it
+  and the rooms hear ``user-disconnected`` once;
+- the **feed**: reads the presence stream in order, applies it to the rosters
+  of the rooms this server has connections in, and tells those connections
+  ``user-connected`` / ``user-disconnected``. After it lost Redis for a while
+  it compares its rosters with Redis (``reconcile``) once every live server
+  has had time to resync.
+
+docs/scaling.md says what is and is not guaranteed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
+
+import socketio
+from redis.exceptions import RedisError
+
+from . import protocol
+from .config import Config
+from .delivery import room_channel
+from .logs import event
+from .state.redis import (
+    ZERO,
+    Change,
+    PresenceEvent,
+    RedisBackend,
+    Unavailable,
+    parse_id,
+    redis_options,
+)
+
+if TYPE_CHECKING:
+    from .server import ChatServer
+
+log = logging.getLogger("roomchat.cluster")
+
+FEED_BLOCK_MS = 1000
+FEED_BATCH = 500
+FIRST_RETRY = 0.2
+
+
+class ClusterManager(socketio.AsyncRedisManager):
+    """python-socketio's Redis manager, minus the round trip for an emit to one of this server's connections.
+
+    An emit addressed to a single connection (``initial-response``, an
+    ``error-response``) that this server holds is delivered here and not
+    published: the other servers would only drop it.
+    """
+
+    async def emit(self, event: str, data: Any, namespace: str | None = None, room: str | None = None,
+                   skip_sid: Any = None, callback: Any = None, to: str | None = None, **kwargs: Any) -> Any:
+        room = to or room
+        if room is not None and not kwargs.get("ignore_queue") and self.is_connected(room, namespace or "/"):
+            kwargs["ignore_queue"] = True
+        return await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid,
+                                  callback=callback, **kwargs)
+
+
+def cluster_parts(config: Config) -> tuple[RedisBackend, ClusterManager]:
+    """The state backend and the Socket.IO client manager of a server in the configured cluster."""
+    cluster = config.cluster
+    assert cluster is not None
+    server_id = uuid.uuid4().hex[:12]
+    backend = RedisBackend(cluster, server_id, config.auth.guest_id_start)
+    manager_log = logging.getLogger("roomchat.cluster.socketio")
+    manager_log.setLevel(logging.WARNING)  # its retries are errors; its "initialized" line is not news
+    manager = ClusterManager(cluster.redis_url, channel=f"{cluster.key_prefix}:socketio", logger=manager_log,
+                             redis_options=redis_options(2.0))
+    return backend, manager
+
+
+class ClusterNode:
+    """This server's heartbeat, reaper and presence feed (see the module docstring)."""
+
+    def __init__(self, server: ChatServer, backend: RedisBackend) -> None:
+        assert server.config.cluster is not None
+        self.server = server
+        self.settings = server.config.cluster
+        self.backend = backend
+        self.link = backend.link
+        self.presence = backend.presence
+        self.id = backend.server_id
+        self._tasks: list[asyncio.Task[None]] = []
+        self._position_known = asyncio.Event()
+        self._reconcile_at: float | None = None
+        self._beat_ms = int(self.settings.dead_after_seconds * 1000)
+
+    # -- life -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the loops; a Redis that is down is waited for, not fatal."""
+        sio = self.server.sio
+        if not sio.manager_initialized:  # subscribe now rather than at the first connection
+            sio.manager_initialized = True
+            sio.manager.initialize()
+        event(log, "cluster_starting", server=self.id, redis=_safe_url(self.link.url), prefix=self.link.prefix)
+        await self._beat(first=True)
+        self._spawn(self._beat_loop())
+        self._spawn(self._feed_loop())
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        self._tasks.append(asyncio.ensure_future(coro))
+
+    async def stop(self) -> None:
+        """Stop the loops and leave the cluster: drop the heartbeat and whatever connections are left."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if not self.link.up:
+            return
+        try:
+            await self.link.client.delete(self.link.key("server", self.id, "hb"))
+            await self._reap(self.id)
+        except (RedisError, OSError):
+            pass  # the others reap this server when its heartbeat expires
+        event(log, "cluster_left", server=self.id)
+
+    # -- heartbeat, health, resync, reaping -------------------------------------
+
+    async def _beat_loop(self) -> None:
+        every = self.settings.heartbeat_seconds
+        failures = 0
+        while True:
+            # While Redis is away, retry sooner and back off up to the heartbeat interval.
+            await asyncio.sleep(min(FIRST_RETRY * 2**failures, every) if failures else every)
+            failures = 0 if await self._beat() else min(failures + 1, 16)
+
+    async def _beat(self, first: bool = False) -> bool:
+        """One heartbeat; False when Redis did not answer."""
+        try:
+            existed = await self.link.heartbeat(
+                keys=[self.link.key("server", self.id, "hb"), self.link.key("servers")], args=[self.id, self._beat_ms])
+            if not self._position_known.is_set():
+                last = await self.link.client.xrevrange(self.link.key("events"), count=1)
+                self.presence.advance(parse_id(last[0][0]) if last else ZERO)
+                self._position_known.set()
+            recovered = not self.link.up
+            self.link.up = True
+            if recovered and not first:
+                event(log, "redis_up", url=_safe_url(self.link.url))
+                self._reconcile_at = time.monotonic() + self.settings.dead_after_seconds
+            if not existed and not first:
+                await self._resync()
+            await self._reap_dead()
+            return True
+        except (RedisError, OSError) as exc:
+            if self.link.up or first:
+                event(log, "redis_down", logging.WARNING, url=_safe_url(self.link.url),
+                      error=str(exc) or type(exc).__name__, during="start-up" if first else "service",
+                      effect="joins are refused until Redis answers; retrying with backoff")
+            self.link.up = False
+            return False
+        except Unavailable:
+            return False
+
+    async def _resync(self) -> None:
+        """Make Redis hold exactly this server's live connections (after Redis lost them, or reaped us)."""
+        conns_key = self.link.key("server", self.id, "conns")
+        actual = {sid.decode() for sid in await self.link.client.hkeys(conns_key)}
+        live = self.presence.local_connections()
+        added = removed = 0
+        for sid, (room, user) in live.items():
+            if sid not in actual and sid not in self.presence.joining_sids:
+                await self.presence._run_join(room, user, sid, want_snapshot=False)
+                added += 1
+        for sid in actual - live.keys() - self.presence.joining_sids:
+            raw = await self.link.client.hget(conns_key, sid)
+            if raw:
+                room, uid = json.loads(raw)
+                await self.presence._run_leave(room, int(uid), sid)
+                removed += 1
+        event(log, "cluster_resync", server=self.id, rejoined=added, removed=removed)
+
+    async def _reap_dead(self) -> None:
+        for raw in await self.link.client.smembers(self.link.key("servers")):
+            other = raw.decode()
+            if other != self.id:
+                await self._reap(other)
+
+    async def _reap(self, other: str) -> None:
+        keys = [self.link.key("server", other, "hb"), self.link.key("server", other, "conns"),
+                self.link.key("servers"), self.link.key("events")]
+        users = int(await self.link.reap(keys=keys, args=[other, self.link.prefix, 10_000]))
+        if users >= 0 and other != self.id:
+            event(log, "server_reaped", logging.WARNING, dead=other, users=users, by=self.id)
+
+    # -- the presence feed --------------------------------------------------------
+
+    async def _feed_loop(self) -> None:
+        client = self.link.new_client(timeout=FEED_BLOCK_MS / 1000 + 2)
+        stream = self.link.key("events")
+        retry = FIRST_RETRY
+        lost = False
+        try:
+            while True:
+                await self._position_known.wait()
+                try:
+                    position = self.presence.position
+                    reply = await client.xread({stream: f"{position[0]}-{position[1]}"}, count=FEED_BATCH,
+                                               block=FEED_BLOCK_MS)
+                except (RedisError, OSError) as exc:
+                    if not lost:
+                        event(log, "feed_lost", logging.WARNING, error=str(exc) or type(exc).__name__)
+                    lost = True
+                    await asyncio.sleep(retry)
+                    retry = min(retry * 2, self.settings.heartbeat_seconds)
+                    continue
+                if lost:
+                    lost, retry = False, FIRST_RETRY
+                    event(log, "feed_back", position=f"{position[0]}-{position[1]}")
+                    self._reconcile_at = time.monotonic() + self.settings.dead_after_seconds
+                for _, entries in reply or ():
+                    for raw_id, fields in entries:
+                        change = self.presence.apply(PresenceEvent.parse(raw_id, fields))
+                        if change is not None:
+                            await self._announce(change)
+                if not reply and self._reconcile_at is not None and time.monotonic() >= self._reconcile_at:
+                    await self._reconcile()
+        finally:
+            await client.aclose()
+
+    async def _announce(self, change: Change) -> None:
+        """Tell this server's connections in the room that a user arrived or left."""
+        name, payload = ((protocol.USER_CONNECTED, protocol.user_connected(change.user)) if change.arrived
+                         else (protocol.USER_DISCONNECTED, protocol.user_disconnected(change.user)))
+        skip = self.presence.local_sids(change.room, change.user.id)
+        await self.server.sio.emit(name, payload, to=room_channel(change.room), skip_sid=skip or None, ignore_queue=True)
+
+    async def _reconcile(self) -> None:
+        """Compare every roster with Redis while the feed is idle; retried until it could be done."""
+        try:
+            for room in list(self.presence.rosters):
+                seq, users = await self.presence.read_roster(room)
+                if seq != self.presence.position:
+                    return  # events are on their way: try again when the feed is idle
+                for change in self.presence.reconcile(room, seq, users):
+                    await self._announce(change)
+        except Unavailable:
+            return
+        self._reconcile_at = None
+        event(log, "cluster_reconciled", rooms=len(self.presence.rosters))
+
+
+def _safe_url(url: str) -> str:
+    """The Redis URL without its password."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+

@@ -1,0 +1,726 @@
+"""State shared by several roomchat servers through one Redis (the cluster backend).
+
+Every store here implements the interface in ``base.py`` that the in-memory
+default implements, so nothing above this module knows which one it has.
+docs/scaling.md tells the whole story; in short:
+
+- Presence lives in Redis (who is in which room, each connection with the
+  server holding it), changed only by Lua scripts, so that "first connection"
+  and "last connection" are decided atomically across servers. Every change
+  is also appended, by the same script, to one Redis stream of presence
+  events. Each server reads that stream in order and keeps a *roster* of the
+  rooms it has connections in; ``user-connected`` and ``user-disconnected``
+  come from applying the stream to the roster (``roomchat.cluster``), so
+  every server announces every change once, in the same order, and a joining
+  connection's ``initial-response`` is the roster at the point the server has
+  read up to its own join.
+- Guest IDs come from INCR, rate limits from a token bucket in a Lua script
+  (Redis' clock), plugin key-values from plain Redis keys and hashes (JSON).
+- Bot leases are SET NX PX keys, renewed by their holder.
+
+Redis errors never escape as tracebacks into a join or a message: they
+become ``Unavailable``, a Refusal with the code ``unavailable`` and a
+sentence saying to retry.
+
+Keys live under ``<key_prefix>:``. Scripts compute some keys from the prefix,
+which is fine on a single Redis (or Sentinel) but not on Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..errors import Refusal
+from ..logs import event
+from ..users import User
+from ..config import ClusterConfig
+from .base import (
+    GuestIds, Joined, KeyValueStore, Leases, ModerationStore, Presence, RateLimiter, Sanction, SanctionKind,
+    StateBackend,
+)
+
+log = logging.getLogger("roomchat.cluster")
+T = TypeVar("T")
+
+STREAM_MAXLEN = 10_000  # presence events kept for servers catching up after a short outage
+JOIN_WAIT_SECONDS = 5.0  # how long a join waits for this server's feed to read its own event
+
+StreamId = tuple[int, int]
+ZERO: StreamId = (0, 0)
+
+
+def parse_id(raw: bytes | str) -> StreamId:
+    """A stream entry id (``"1700000000000-3"``) as a comparable pair."""
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class Unavailable(Refusal):
+    """Redis cannot be reached: the join or message is refused with ``unavailable``."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "unavailable", "The chat cannot reach its shared store (Redis) right now; try again in a few seconds"
+        )
+
+
+def user_json(user: User) -> str:
+    """A user as stored in Redis: the wire form plus the server-side bot flag."""
+    return json.dumps({**user.as_wire(), "bot": user.bot}, separators=(",", ":"))
+
+
+def user_from_json(raw: bytes | str) -> User:
+    """``user_json``'s inverse."""
+    data = json.loads(raw)
+    return User.from_wire(data, bot=bool(data.get("bot")))
+
+
+# -- Lua ----------------------------------------------------------------------
+# KEYS and ARGV are documented above each script. ``room`` keys are
+# ``<prefix>:room:<name>:...``; the scripts build per-user keys from ARGV.
+
+JOIN = """
+-- KEYS: 1 order (zset uid->n), 2 users (hash uid->json), 3 conns of this user (hash sid->server),
+--       4 this server's conns (hash sid->[room, uid]), 5 events stream, 6 order counter
+-- ARGV: 1 uid, 2 user json, 3 sid, 4 server id, 5 room, 6 stream maxlen, 7 want snapshot, 8 room key base
+local uid, sid = ARGV[1], ARGV[3]
+redis.call('HSET', KEYS[3], sid, ARGV[4])
+redis.call('HSET', KEYS[4], sid, cjson.encode({ARGV[5], uid}))
+local first = 0
+if not redis.call('ZSCORE', KEYS[1], uid) then
+  first = 1
+  redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[6]), uid)
+  redis.call('HSET', KEYS[2], uid, ARGV[2])
+end
+local id = redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[6], '*',
+  'r', ARGV[5], 'k', 'j', 'u', uid, 's', sid, 'd', redis.call('HGET', KEYS[2], uid))
+local snapshot = {}
+if ARGV[7] == '1' then
+  for i, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    snapshot[i] = {member, redis.call('HGET', KEYS[2], member), redis.call('HKEYS', ARGV[8] .. ':conns:' .. member)}
+  end
+end
+return {first, id, snapshot}
+"""
+
+LEAVE = """
+-- KEYS: 1 order, 2 users, 3 conns of this user, 4 events stream
+-- ARGV: 1 uid, 2 sid, 3 room, 4 stream maxlen, 5 key prefix
+local owner = redis.call('HGET', KEYS[3], ARGV[2])
+if not owner then return 0 end
+redis.call('HDEL', KEYS[3], ARGV[2])
+redis.call('HDEL', ARGV[5] .. ':server:' .. owner .. ':conns', ARGV[2])
+local user = redis.call('HGET', KEYS[2], ARGV[1]) or ''
+local last = 0
+if redis.call('HLEN', KEYS[3]) == 0 then
+  last = 1
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
+end
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'r', ARGV[3], 'k', 'l', 'u', ARGV[1], 's', ARGV[2], 'd', user)
+return last
+"""
+
+REAP = """
+-- Remove every connection of a server whose heartbeat expired, once: the
+-- check and the removal are one atomic step, so of several servers that
+-- notice the death at once exactly one removes (and announces) anything.
+-- KEYS: 1 the dead server's heartbeat, 2 its conns, 3 the servers set, 4 events stream
+-- ARGV: 1 dead server id, 2 key prefix, 3 stream maxlen
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+local entries = redis.call('HGETALL', KEYS[2])
+local users = 0
+for i = 1, #entries, 2 do
+  local sid = entries[i]
+  local where = cjson.decode(entries[i + 1])
+  local room, uid = where[1], where[2]
+  local base = ARGV[2] .. ':room:' .. room
+  local conns = base .. ':conns:' .. uid
+  if redis.call('HDEL', conns, sid) == 1 then
+    local user = redis.call('HGET', base .. ':users', uid) or ''
+    if redis.call('HLEN', conns) == 0 then
+      redis.call('ZREM', base .. ':order', uid)
+      redis.call('HDEL', base .. ':users', uid)
+      users = users + 1
+    end
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'r', room, 'k', 'l', 'u', uid, 's', sid, 'd', user)
+  end
+end
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+return users
+"""
+
+ROSTER = """
+-- A room's users with their connections, and the stream's last id, read at one instant.
+-- KEYS: 1 order, 2 users, 3 events stream   ARGV: 1 room key base
+local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
+local id = '0-0'
+if #last > 0 then id = last[1][1] end
+local roster = {}
+for i, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  roster[i] = {member, redis.call('HGET', KEYS[2], member), redis.call('HKEYS', ARGV[1] .. ':conns:' .. member)}
+end
+return {id, roster}
+"""
+
+HEARTBEAT = """
+-- KEYS: 1 this server's heartbeat, 2 servers set   ARGV: 1 server id, 2 ttl ms
+-- Returns 1 if the heartbeat was still there (0: first beat, or this server was presumed dead).
+local existed = redis.call('EXISTS', KEYS[1])
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+return existed
+"""
+
+GUEST_ID = """
+-- KEYS: 1 counter   ARGV: 1 the lowest ID to hand out
+local v = redis.call('INCR', KEYS[1])
+local floor = tonumber(ARGV[1])
+if v < floor then redis.call('SET', KEYS[1], floor); v = floor end
+return v
+"""
+
+TOKEN_BUCKET = """
+-- MemoryRateLimiter's token bucket, on Redis' clock so every server agrees.
+-- KEYS: 1 bucket   ARGV: 1 limit, 2 window seconds
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local b = redis.call('HMGET', KEYS[1], 't', 'at')
+local tokens, at = tonumber(b[1]), tonumber(b[2])
+if not tokens then tokens, at = limit, now end
+tokens = math.min(limit, tokens + (now - at) * limit / window)
+local ok = 0
+if tokens >= 1 then tokens = tokens - 1; ok = 1 end
+redis.call('HSET', KEYS[1], 't', string.format('%.6f', tokens), 'at', string.format('%.6f', now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000) + 1000)
+return ok
+"""
+
+LEASE_TAKE = """
+-- Take a free lease or renew one's own.  KEYS: 1 lease   ARGV: 1 holder, 2 ttl ms
+-- Returns 1 if the holder has it now, 0 if another server does.
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]); return 1 end
+return 0
+"""
+
+LEASE_RELEASE = """
+-- KEYS: 1 lease   ARGV: 1 holder
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+# -- the connection -------------------------------------------------------------
+
+
+class RedisLink:
+    """One Redis client with roomchat's scripts; turns connection failures into ``Unavailable``.
+
+    ``up`` is what the cluster's health loop last saw; while it is False,
+    calls fail at once instead of each waiting for a timeout.
+    """
+
+    def __init__(self, url: str, prefix: str, timeout: float = 2.0) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.timeout = timeout
+        self.client = self.new_client(timeout)
+        self.up = False
+        s = self.client.register_script
+        self.join, self.leave, self.reap, self.roster = s(JOIN), s(LEAVE), s(REAP), s(ROSTER)
+        self.heartbeat, self.guest_id, self.token_bucket = s(HEARTBEAT), s(GUEST_ID), s(TOKEN_BUCKET)
+        self.lease_take, self.lease_release = s(LEASE_TAKE), s(LEASE_RELEASE)
+
+    def new_client(self, timeout: float | None) -> aioredis.Redis:
+        """A client to this Redis; one retry, at once, for a pooled connection Redis closed (it restarted)."""
+        return aioredis.Redis.from_url(self.url, **redis_options(timeout))
+
+    def key(self, *parts: str) -> str:
+        """``<prefix>:part:part...``."""
+        return ":".join((self.prefix, *parts))
+
+    def room_key(self, room: str) -> str:
+        """The base of a room's presence keys."""
+        return self.key("room", room)
+
+    async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """Run one Redis operation; a connection problem becomes ``Unavailable``."""
+        if not self.up:
+            raise Unavailable()
+        try:
+            return await fn()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise Unavailable() from exc
+
+    async def close(self) -> None:
+        """Close the client's connections."""
+        await self.client.aclose()
+
+
+def redis_options(timeout: float | None) -> dict[str, Any]:
+    """Client options for every roomchat connection to Redis (python-socketio's too)."""
+    return {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": 1.0,
+        "retry": Retry(NoBackoff(), 1, (RedisConnectionError,)),
+    }
+
+
+# -- presence -------------------------------------------------------------------
+
+
+@dataclass
+class Roster:
+    """One room as this server has read it from the presence stream.
+
+    ``users`` keeps joining order: uid -> (User, its connection sids on every
+    server). ``seq`` is the id of the last event applied; events at or before
+    it are already in. Until a snapshot seeds it, events are kept in
+    ``buffer`` (a join is on its way to Redis and will bring the snapshot).
+    """
+
+    seq: StreamId = ZERO
+    users: dict[int, tuple[User, set[str]]] = field(default_factory=dict)
+    seeded: bool = False
+    buffer: list[PresenceEvent] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceEvent:
+    """One entry of the presence stream: a connection joined (``join``) or left (``leave``)."""
+
+    seq: StreamId
+    room: str
+    kind: str
+    uid: int
+    sid: str
+    user: User | None
+
+    @classmethod
+    def parse(cls, raw_id: bytes, fields: dict[bytes, bytes]) -> PresenceEvent:
+        """Read a stream entry."""
+        data = fields.get(b"d") or b""
+        return cls(
+            parse_id(raw_id), fields[b"r"].decode(), "join" if fields[b"k"] == b"j" else "leave",
+            int(fields[b"u"]), fields[b"s"].decode(), user_from_json(data) if data else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What applying an event changed for the room's clients: a user arrived or left."""
+
+    room: str
+    arrived: bool
+    user: User
+
+
+class RedisPresence(Presence):
+    """Presence in Redis, with a roster per room this server has connections in.
+
+    ``roomchat.cluster`` feeds the presence stream to ``apply`` in order and
+    announces what it returns, so joining.py leaves the announcements to it
+    (``announces``).
+    """
+
+    announces = True
+
+    def __init__(self, link: RedisLink, server_id: str) -> None:
+        self.link = link
+        self.server_id = server_id
+        self.position: StreamId = ZERO
+        self.rosters: dict[str, Roster] = {}
+        self.local: dict[str, dict[str, User]] = {}  # room -> sid -> user, connections on this server
+        self._joining: dict[str, int] = {}  # joins in progress per room
+        self.joining_sids: set[str] = set()  # their connections (the resync leaves them alone)
+        self._waiters: list[tuple[StreamId, asyncio.Future[None]]] = []
+
+    # -- Presence ---------------------------------------------------------------
+
+    async def join(self, room: str, user: User, sid: str) -> Joined:
+        self._joining[room] = self._joining.get(room, 0) + 1
+        self.joining_sids.add(sid)
+        roster = self.rosters.setdefault(room, Roster())
+        try:
+            first, seq, snapshot = await self._run_join(room, user, sid, want_snapshot=not roster.seeded)
+            self.local.setdefault(room, {})[sid] = user
+            if not roster.seeded and snapshot is not None:
+                self._seed(roster, seq, snapshot)
+            try:
+                await asyncio.wait_for(self._caught_up(seq), JOIN_WAIT_SECONDS)
+            except TimeoutError:
+                await self.leave(room, user, sid)
+                raise Unavailable() from None
+            # No await from here until joining.py has entered the connection into the
+            # room's channel and sent initial-response: the list and the channel agree.
+            return Joined(first=bool(first), members=[u for u, _ in roster.users.values()])
+        finally:
+            self.joining_sids.discard(sid)
+            self._joining[room] -= 1
+            if not self._joining[room]:
+                del self._joining[room]
+            self._drop_if_unused(room)
+
+    async def _run_join(self, room: str, user: User, sid: str, want_snapshot: bool) -> tuple[int, StreamId, Any]:
+        base = self.link.room_key(room)
+        keys = [f"{base}:order", f"{base}:users", f"{base}:conns:{user.id}",
+                self.link.key("server", self.server_id, "conns"), self.link.key("events"), f"{base}:n"]
+        args = [user.id, user_json(user), sid, self.server_id, room, STREAM_MAXLEN, int(want_snapshot), base]
+        first, raw_id, snapshot = await self.link.call(lambda: self.link.join(keys=keys, args=args))
+        return first, parse_id(raw_id), snapshot if want_snapshot else None
+
+    async def leave(self, room: str, user: User, sid: str) -> bool:
+        self.local.get(room, {}).pop(sid, None)
+        if room in self.local and not self.local[room]:
+            del self.local[room]
+        self._drop_if_unused(room)
+        try:
+            return bool(await self._run_leave(room, user.id, sid))
+        except Unavailable:
+            # Redis is away: the cluster's resync removes this connection when it is back.
+            event(log, "leave_deferred", logging.WARNING, room=room, user=user.id, sid=sid)
+            return False
+
+    async def _run_leave(self, room: str, uid: int, sid: str) -> int:
+        base = self.link.room_key(room)
+        keys = [f"{base}:order", f"{base}:users", f"{base}:conns:{uid}", self.link.key("events")]
+        args = [uid, sid, room, STREAM_MAXLEN, self.link.prefix]
+        return int(await self.link.call(lambda: self.link.leave(keys=keys, args=args)))
+
+    async def members(self, room: str) -> list[User]:
+        roster = self.rosters.get(room)
+        if roster is not None and roster.seeded:
+            return [u for u, _ in roster.users.values()]
+        _, users = await self.read_roster(room)
+        return [u for u, _ in users.values()]
+
+    async def member(self, room: str, user_id: int) -> User | None:
+        roster = self.rosters.get(room)
+        if roster is not None and roster.seeded:
+            entry = roster.users.get(user_id)
+            return entry[0] if entry else None
+        raw = await self.link.call(lambda: self.link.client.hget(f"{self.link.room_key(room)}:users", str(user_id)))
+        return user_from_json(raw) if raw else None
+
+    async def count(self, room: str) -> int:
+        return int(await self.link.call(lambda: self.link.client.zcard(f"{self.link.room_key(room)}:order")))
+
+    async def sids(self, room: str, user_id: int) -> list[str]:
+        roster = self.rosters.get(room)
+        if roster is not None and roster.seeded:
+            entry = roster.users.get(user_id)
+            return sorted(entry[1]) if entry else []
+        raw = await self.link.call(
+            lambda: self.link.client.hkeys(f"{self.link.room_key(room)}:conns:{user_id}"))
+        return sorted(s.decode() for s in raw)
+
+    # -- the roster and the stream ----------------------------------------------
+
+    async def read_roster(self, room: str) -> tuple[StreamId, dict[int, tuple[User, set[str]]]]:
+        """The room's users and connections as Redis has them now, with the stream's last id."""
+        base = self.link.room_key(room)
+        keys = [f"{base}:order", f"{base}:users", self.link.key("events")]
+        raw_id, rows = await self.link.call(lambda: self.link.roster(keys=keys, args=[base]))
+        return parse_id(raw_id), _rows(rows)
+
+    def _seed(self, roster: Roster, seq: StreamId, snapshot: list[Any]) -> None:
+        roster.users = _rows(snapshot)
+        roster.seq = seq
+        roster.seeded = True
+        buffered, roster.buffer = roster.buffer, []
+        for ev in buffered:
+            self._apply_to(roster, ev)
+
+    def apply(self, ev: PresenceEvent) -> Change | None:
+        """Apply one stream event (in stream order); what changed for clients, if anything."""
+        roster = self.rosters.get(ev.room)
+        change = None
+        if roster is not None:
+            if roster.seeded:
+                change = self._apply_to(roster, ev)
+            else:
+                roster.buffer.append(ev)
+        self.advance(ev.seq)
+        return change
+
+    def _apply_to(self, roster: Roster, ev: PresenceEvent) -> Change | None:
+        if ev.seq <= roster.seq:
+            return None
+        roster.seq = ev.seq
+        entry = roster.users.get(ev.uid)
+        if ev.kind == "join":
+            if entry is not None:
+                entry[1].add(ev.sid)
+                return None
+            if ev.user is None:
+                return None
+            roster.users[ev.uid] = (ev.user, {ev.sid})
+            return Change(ev.room, True, ev.user)
+        if entry is None:
+            return None
+        entry[1].discard(ev.sid)
+        if entry[1]:
+            return None
+        del roster.users[ev.uid]
+        return Change(ev.room, False, entry[0])
+
+    def reconcile(self, room: str, seq: StreamId, users: dict[int, tuple[User, set[str]]]) -> list[Change]:
+        """Make a roster equal to what Redis holds at ``seq``, after stream events may have been lost.
+
+        Users still present keep their place; newcomers follow in Redis' order.
+        """
+        roster = self.rosters.get(room)
+        if roster is None or not roster.seeded:
+            return []
+        gone = [u for uid, (u, _) in roster.users.items() if uid not in users]
+        came = [u for uid, (u, _) in users.items() if uid not in roster.users]
+        kept = {uid: (u, set(users[uid][1])) for uid, (u, _) in roster.users.items() if uid in users}
+        roster.users = {**kept, **{uid: (u, set(s)) for uid, (u, s) in users.items() if uid not in kept}}
+        roster.seq = max(roster.seq, seq)
+        return [Change(room, False, u) for u in gone] + [Change(room, True, u) for u in came]
+
+    def advance(self, seq: StreamId) -> None:
+        """The feed has read the stream up to ``seq``: wake the joins waiting for it."""
+        if seq <= self.position:
+            return
+        self.position = seq
+        waiting = []
+        for want, future in self._waiters:
+            if want <= seq:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                waiting.append((want, future))
+        self._waiters = waiting
+
+    async def _caught_up(self, seq: StreamId) -> None:
+        if seq <= self.position:
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.append((seq, future))
+        await future
+
+    def _drop_if_unused(self, room: str) -> None:
+        if room not in self.local and room not in self._joining:
+            self.rosters.pop(room, None)
+
+    def local_sids(self, room: str, user_id: int) -> list[str]:
+        """This server's connections of one user in a room."""
+        return [sid for sid, u in self.local.get(room, {}).items() if u.id == user_id]
+
+    def local_connections(self) -> dict[str, tuple[str, User]]:
+        """Every connection this server has joined to a room: sid -> (room, user)."""
+        return {sid: (room, user) for room, sids in self.local.items() for sid, user in sids.items()}
+
+
+def _rows(rows: list[Any]) -> dict[int, tuple[User, set[str]]]:
+    users: dict[int, tuple[User, set[str]]] = {}
+    for uid, raw, sids in rows:
+        if raw:
+            users[int(uid)] = (user_from_json(raw), {s.decode() for s in sids})
+    return users
+
+
+# -- the other stores -------------------------------------------------------------
+
+
+class RedisGuestIds(GuestIds):
+    """INCR on one counter shared by every server."""
+
+    def __init__(self, link: RedisLink, start: int) -> None:
+        self.link = link
+        self.start = start
+        self.highest = start - 1  # the highest this server handed out: a floor if Redis lost the counter
+
+    async def allocate(self) -> int:
+        floor = max(self.start, self.highest + 1)
+        value = int(await self.link.call(lambda: self.link.guest_id(keys=[self.link.key("guest_ids")], args=[floor])))
+        self.highest = max(self.highest, value)
+        return value
+
+
+class RedisRateLimiter(RateLimiter):
+    """The in-memory limiter's token bucket, in a Lua script on Redis' clock."""
+
+    def __init__(self, link: RedisLink) -> None:
+        self.link = link
+
+    async def hit(self, key: str, limit: int, window: float) -> bool:
+        bucket = self.link.key("rate", key)
+        return bool(await self.link.call(lambda: self.link.token_bucket(keys=[bucket], args=[limit, window])))
+
+    async def forget(self, key: str) -> None:
+        try:
+            await self.link.call(lambda: self.link.client.delete(self.link.key("rate", key)))
+        except Unavailable:
+            pass  # it expires by itself
+
+
+class RedisKeyValue(KeyValueStore):
+    """Plain Redis keys and hashes holding JSON, under ``<prefix>:kv:``."""
+
+    def __init__(self, link: RedisLink) -> None:
+        self.link = link
+
+    def _key(self, key: str) -> str:
+        return self.link.key("kv", key)
+
+    async def get(self, key: str) -> Any:
+        raw = await self.link.call(lambda: self.link.client.get(self._key(key)))
+        return json.loads(raw) if raw is not None else None
+
+    async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        raw = json.dumps(value, separators=(",", ":"))
+        px = max(1, math.ceil(ttl * 1000)) if ttl is not None else None
+        await self.link.call(lambda: self.link.client.set(self._key(key), raw, px=px))
+
+    async def delete(self, key: str) -> None:
+        await self.link.call(lambda: self.link.client.delete(self._key(key)))
+
+    async def hash_set(self, key: str, field: str, value: Any, only_if_new: bool = False) -> bool:
+        raw = json.dumps(value, separators=(",", ":"))
+        client, name = self.link.client, self._key(key)
+        if only_if_new:
+            return bool(await self.link.call(lambda: client.hsetnx(name, field, raw)))
+        await self.link.call(lambda: client.hset(name, field, raw))
+        return True
+
+    async def hash_get_all(self, key: str) -> dict[str, Any]:
+        raw = await self.link.call(lambda: self.link.client.hgetall(self._key(key)))
+        return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+    async def incr(self, key: str, amount: int = 1) -> int:
+        return int(await self.link.call(lambda: self.link.client.incrby(self._key(key), amount)))
+
+
+class RedisModeration(ModerationStore):
+    """Each sanction is a key ``<prefix>:mod:<kind>:<room>:<user>`` holding its JSON, expiring a little after it ends."""
+
+    SLACK = 5.0  # Redis keeps it this much longer: the server's clock, not Redis', says when it ends
+
+    def __init__(self, link: RedisLink) -> None:
+        self.link = link
+
+    def _key(self, kind: SanctionKind, room: str, user_id: int) -> str:
+        return self.link.key("mod", kind, room, str(user_id))
+
+    async def put(self, kind: SanctionKind, room: str, user_id: int, sanction: Sanction, ttl: float | None) -> None:
+        raw = json.dumps(sanction.as_json(), separators=(",", ":"))
+        px = math.ceil((ttl + self.SLACK) * 1000) if ttl is not None else None
+        await self.link.call(lambda: self.link.client.set(self._key(kind, room, user_id), raw, px=px))
+
+    async def get(self, kind: SanctionKind, room: str, user_id: int) -> Sanction | None:
+        raw = await self.link.call(lambda: self.link.client.get(self._key(kind, room, user_id)))
+        return Sanction.from_json(json.loads(raw)) if raw else None
+
+    async def remove(self, kind: SanctionKind, room: str, user_id: int) -> bool:
+        return bool(await self.link.call(lambda: self.link.client.delete(self._key(kind, room, user_id))))
+
+    async def restrictions(self, room: str, user_id: int) -> tuple[Sanction | None, Sanction | None]:
+        keys = [self._key("mute", room, user_id), self._key("lock", room, 0)]
+        mute, lock = await self.link.call(lambda: self.link.client.mget(keys))
+        return (Sanction.from_json(json.loads(mute)) if mute else None,
+                Sanction.from_json(json.loads(lock)) if lock else None)
+
+
+class RedisLeases(Leases):
+    """A lease is a key SET NX PX by its holder and renewed every heartbeat; it expires when the holder dies."""
+
+    def __init__(self, link: RedisLink, holder: str, settings: ClusterConfig) -> None:
+        self.link = link
+        self.holder = holder
+        self.ttl_ms = math.ceil(settings.dead_after_seconds * 1000)
+        self.every = settings.heartbeat_seconds
+
+    async def _take(self, key: str) -> bool:
+        return bool(await self.link.call(lambda: self.link.lease_take(keys=[key], args=[self.holder, self.ttl_ms])))
+
+    async def hold(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
+        key = self.link.key("lease", name)
+        try:
+            while True:
+                try:
+                    mine = await self._take(key)
+                except Unavailable:
+                    mine = False
+                if not mine:
+                    await asyncio.sleep(self.every)
+                    continue
+                event(log, "lease_taken", lease=name, server=self.holder)
+                await self._run_while_held(name, key, work)
+        finally:
+            try:
+                await asyncio.shield(self.link.call(
+                    lambda: self.link.lease_release(keys=[key], args=[self.holder])))
+            except (Unavailable, asyncio.CancelledError):
+                pass  # it expires by itself
+
+    async def _run_while_held(self, name: str, key: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` until it ends (its result or error is raised) or the lease is lost."""
+        task = asyncio.ensure_future(work())
+        try:
+            while True:
+                await asyncio.wait({task}, timeout=self.every)
+                if task.done():
+                    return task.result()
+                try:
+                    if not await self._take(key):
+                        event(log, "lease_lost", logging.WARNING, lease=name, server=self.holder)
+                        return None
+                except Unavailable:
+                    pass  # Redis is away: keep running, and find out when it is back
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+# -- the backend ------------------------------------------------------------------
+
+
+class RedisBackend(StateBackend):
+    """Every store on one Redis, plus this server's part in the cluster (``roomchat.cluster``)."""
+
+    def __init__(self, settings: ClusterConfig, server_id: str, guest_id_start: int) -> None:
+        self.link = RedisLink(settings.redis_url, settings.key_prefix)
+        self.settings = settings
+        self.server_id = server_id
+        link = self.link
+        super().__init__(RedisPresence(link, server_id), RedisGuestIds(link, guest_id_start), RedisRateLimiter(link),
+                         RedisKeyValue(link), moderation=RedisModeration(link),
+                         leases=RedisLeases(link, server_id, settings))
+        self.node: Any = None  # the ClusterNode, once bound to a server
+
+    def bind(self, server: Any) -> None:
+        from ..cluster import ClusterNode
+
+        self.node = ClusterNode(server, self)
+
+    def check_available(self) -> None:
+        if not self.link.up:
+            raise Unavailable()
+
+    async def start(self) -> None:
+        if self.node is not None:
+            await self.node.start()
+
+    async def close(self) -> None:
+        if self.node is not None:
+            await self.node.stop()
+        await self.link.close()
