@@ -61,7 +61,8 @@ async def check_data_uri(ctx: MessageContext) -> None:
         ctx.invalid("this room accepts only http(s) URLs here, not data URIs", ("url",), "data_uri_not_allowed")
     if data.size > settings.max_data_bytes:
         ctx.invalid(f"an inline file is at most {settings.max_data_bytes} bytes in this room "
-                    f"(this one has {data.size}); link to it with an http(s) URL instead", ("url",), "data_uri_too_large")
+                    f"(this one has {data.size}); link to it with an http(s) URL instead",
+                    ("url",), "data_uri_too_large")
     if data.mime not in settings.data_types:
         ctx.invalid(f"this room accepts data URIs of {', '.join(settings.data_types) or 'no type'}, not {data.mime}",
                     ("url",), "data_uri_type")

@@ -68,12 +68,13 @@ def test_server_wide_settings_apply_to_every_room_unless_it_sets_its_own() -> No
                             "plugins": {"settings": {"text": {"max_length": 8}}}}},
         "plugins": {"settings": {"text": {"max_length": 4}}, "disable": ["potato"]},
     }
-    with RoomchatThread(config) as server:
-        with ChatClient(server.url, room="any", name="Ann") as ann, ChatClient(server.url, room="roomy", name="Bob") as bob:
-            assert ann.broadcast("text", "four")["msg"] == "Message sent"
-            assert ann.broadcast("text", "fives")["data"]["code"] == "validation_failed"
-            assert bob.broadcast("text", "eight ch")["msg"] == "Message sent"
-            assert bob.broadcast("text", "nine char")["data"]["code"] == "validation_failed"
-            # a disabled built-in is simply not there: its type passes unchanged in an open room
-            assert "potato" not in server.chat.plugins.info
-            assert ann.broadcast("potato", "not a potato")["data"]["message"]["value"] == "not a potato"
+    with (RoomchatThread(config) as server,
+          ChatClient(server.url, room="any", name="Ann") as ann,
+          ChatClient(server.url, room="roomy", name="Bob") as bob):
+        assert ann.broadcast("text", "four")["msg"] == "Message sent"
+        assert ann.broadcast("text", "fives")["data"]["code"] == "validation_failed"
+        assert bob.broadcast("text", "eight ch")["msg"] == "Message sent"
+        assert bob.broadcast("text", "nine char")["data"]["code"] == "validation_failed"
+        # a disabled built-in is simply not there: its type passes unchanged in an open room
+        assert "potato" not in server.chat.plugins.info
+        assert ann.broadcast("potato", "not a potato")["data"]["message"]["value"] == "not a potato"

@@ -27,7 +27,9 @@ def test_a_reaction_can_go_to_one_user(room) -> None:
     assert nothing_received(cy, "reaction")
 
 
-@pytest.mark.parametrize("emoji", ["👍", "❤️", "❤", "🎉", "👩‍💻", "🧑🏽‍💻", "👨‍👩‍👧‍👦", "🇺🇦", "1️⃣", "🏴󠁧󠁢󠁳󠁣󠁴󠁿", "🏌️‍♀️", "✔️", "🫠"])
+@pytest.mark.parametrize("emoji", [
+    "👍", "❤️", "❤", "🎉", "👩‍💻", "🧑🏽‍💻", "👨‍👩‍👧‍👦", "🇺🇦", "1️⃣", "🏴󠁧󠁢󠁳󠁣󠁴󠁿", "🏌️‍♀️", "✔️", "🫠",
+])
 def test_single_emoji_of_every_shape_are_accepted(room, emoji: str) -> None:
     ack = room.join("Ann").broadcast("reaction", {"message": "abc-1", "emoji": emoji})
     assert ack.ok and ack.value["emoji"] == emoji
