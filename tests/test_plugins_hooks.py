@@ -239,17 +239,29 @@ def test_resolve_room_first_answer_wins() -> None:
             assert ann.me["name"] == "Ann"
 
 
-def test_register_bots_registers_bot_kinds(roomchat_start) -> None:
-    class Greeter:
-        kind = "greeter"
+def test_register_bots_registers_a_bot_kind_the_config_runs(roomchat_start) -> None:
+    from roomchat.bot import Bot, BotRoom, Incoming
+
+    class Parrot(Bot):
+        kind = "test-parrot"
+
+        async def on_direct_message(self, room: BotRoom, msg: Incoming) -> None:
+            await room.send(msg.from_id, "text", f"{msg.value}! {msg.value}!")
 
     class BotPlugin:
         @hookimpl
         def roomchat_register_bots(self, register):
-            register(Greeter)
+            register(Parrot)
 
-    room = roomchat_start(plugins={"botplug": BotPlugin()})
-    assert room.chat.plugins.bots["greeter"] is Greeter
-    assert room.chat.plugins.info["botplug"].bots == ["greeter"]
-    with pytest.raises(ConfigError, match="'greeter' is registered twice"):
+    bot = {"kind": "test-parrot", "ID": 77, "name": "Polly", "rooms": ["test"]}
+    room = roomchat_start(plugins={"botplug": BotPlugin()}, config={"bots": [bot]})
+    assert room.chat.plugins.bots["test-parrot"] is Parrot
+    assert room.chat.plugins.info["botplug"].bots == ["test-parrot"]
+    ann = room.join("Ann")
+    room.wait_until(lambda: any(u["ID"] == 77 for u in ann.client.users)
+                    or any(d["data"]["ID"] == 77 for d in ann.client.received("user-connected")), "Polly joined")
+    assert ann.send(77, "text", "cracker").ok
+    answer = ann.receive(type="text", sender=77)
+    assert answer.value == "cracker! cracker!"
+    with pytest.raises(ConfigError, match="'test-parrot' is registered twice"):
         RoomchatThread({}, plugins={"a": BotPlugin(), "b": BotPlugin()}).start()
