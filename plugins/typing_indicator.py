@@ -4,10 +4,13 @@ Value: ``{"typing": true | false}``, to the room (broadcast) or to one user.
 The server keeps nothing but the last state each user sent to each audience.
 Throttle: a user's repeat of the same state to the same audience within
 ``min_interval`` seconds is consumed silently (the ack says it was sent,
-nobody receives it), so a client may send ``typing: true`` on every key press.
-A *change* of state always goes through at once, so a "stopped typing" is
-never lost. Time is read from ``server.clock``. History and logging plugins
-should not keep these messages.
+nobody receives it), so an eager client does not flood the room. A *change*
+of state always goes through at once, so a "stopped typing" is never lost.
+Typing messages still count towards the room's ``rate_limit`` (checked before
+any plugin), so a client should send one when the state changes and repeat
+``typing: true`` at most every few seconds while it lasts, not on every key
+press. Time is read from ``server.clock``. History and logging plugins should
+not keep these messages.
 Settings: ``min_interval`` (default 1.0 seconds; 0 turns throttling off).
 """
 
