@@ -349,8 +349,20 @@ class BotHost:
 
             runner = BotRunner(make, url, token, spec.rooms, label=f"{spec.kind}:{spec.id}")
             self.runners.append(runner)
-            self._tasks.append(asyncio.create_task(runner.run(), name=f"bot {spec.kind}:{spec.id}"))
+            self._tasks.append(asyncio.create_task(self._hold(f"bot:{spec.id}", runner), name=f"bot {spec.kind}:{spec.id}"))
             event(log, "bot_started", kind=spec.kind, bot=spec.id, rooms=",".join(spec.rooms))
+
+    async def _hold(self, lease: str, runner: BotRunner) -> None:
+        # In a cluster each configured bot runs on one server at a time (the backend's leases).
+        leases = getattr(self.server.state, "leases", None)
+        if leases is None:
+            await runner.run()
+        else:
+            await leases.hold(lease, runner.run)
+
+    async def wait_joined(self, timeout: float = 10.0) -> None:
+        """Wait until every bot is in every one of its rooms (tests use this)."""
+        await asyncio.gather(*(runner.wait_joined(timeout) for runner in self.runners))
 
     async def stop(self) -> None:
         """Take every bot out of its rooms and stop it."""

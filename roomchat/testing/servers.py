@@ -115,13 +115,17 @@ class RoomchatThread:
     """A roomchat server running in a thread of this process, on a free loopback port.
 
     ``plugins`` are objects (modules, classes, instances) registered like any
-    plugin, for tests that define a plugin inline.
+    plugin, for tests that define a plugin inline. ``clock`` replaces the
+    server's clock (a ``roomchat.clock.FakeClock``: then ``advance(seconds)``
+    moves it, for mutes, bans and in-process bots' timers). ``start`` waits
+    until the configured bots are in their rooms.
     """
 
     def __init__(self, config: dict[str, Any] | Config, plugins: dict[str, object] | None = None,
-                 port: int | None = None) -> None:
+                 port: int | None = None, clock: Any = None) -> None:
         self.config = config if isinstance(config, Config) else resolve_secrets(parse_config(config), "<test>")
         self.extra_plugins = plugins or {}
+        self.clock = clock
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.chat: Any = None
@@ -134,13 +138,19 @@ class RoomchatThread:
         from ..serve import _Uvicorn, uvicorn_config
         from ..server import ChatServer
 
-        self.chat = ChatServer(self.config, "<test>", extra_plugins=self.extra_plugins)
+        self.chat = ChatServer(self.config, "<test>", extra_plugins=self.extra_plugins, clock=self.clock)
         self._server = _Uvicorn(uvicorn_config(self.chat, "127.0.0.1", self.port), self.chat)
         self._server.install_signal_handlers = lambda: None  # only the main thread may
         self._thread = threading.Thread(target=self._run, name=f"roomchat-{self.port}", daemon=True)
         self._thread.start()
         wait_healthy(self.url, timeout)
+        if self.chat.bots.runners:
+            self.call(self.chat.bots.wait_joined(timeout), timeout + 1)
         return self
+
+    def advance(self, seconds: float) -> None:
+        """Move the server's FakeClock forward, running the timers that fall due (on the server's loop)."""
+        self.call(self.clock.advance(seconds))
 
     def _run(self) -> None:
         self.loop = asyncio.new_event_loop()
