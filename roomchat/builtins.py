@@ -20,4 +20,5 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "typing": "roomchat_plugins.typing_indicator",
     "potato": "roomchat_plugins.potato",
     "quiz": "roomchat_bots.quiz",  # the quiz bot and its message types
+    "moderator": "roomchat_bots.moderator",  # the moderator bot and its filter (block/redact before delivery)
 }

@@ -10,3 +10,20 @@ Two halves in one package (docs/bots.md, "Moderator"):
   into the room's escalation (warn, mute, kick, ban), explains each action to
   the user, reports to the teachers and logs the rule that fired.
 """
+
+from collections.abc import Callable
+
+from roomchat import hookimpl
+
+from .bot import Moderator, ModeratorSettings
+from .filter import roomchat_check_message, roomchat_register_message_types, roomchat_user_left
+
+
+@hookimpl
+def roomchat_register_bots(register: Callable[[type], None]) -> None:
+    """The ``moderator`` bot kind."""
+    register(Moderator)
+
+
+__all__ = ["Moderator", "ModeratorSettings", "roomchat_check_message", "roomchat_register_bots",
+           "roomchat_register_message_types", "roomchat_user_left"]

@@ -264,8 +264,12 @@ class ModeratorFields(FilterSettings):
     """Everything the moderator bot takes: the filter's rules plus escalation and reporting."""
 
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
-    explain: bool = Field(True, description="tell the user, in a direct message, what happened and why")
-    report_to_teachers: bool = Field(True, description="tell the teachers and admins in the room")
+    text_notices: bool = Field(
+        False, description="also explain each action to the user in a text message (the core's moderation "
+                           "notice always tells them), for clients that only show text")
+    report_to_teachers: bool = Field(
+        True, description="send teachers and admins a text for dry runs and 'report' steps (the core's "
+                          "moderation notice tells them of every real action)")
     notice_type: str = Field("text", min_length=1, description="the message type of explanations and reports")
     history: PositiveInt = Field(50, description="actions kept per room for a teacher's 'log' command")
 

@@ -1,0 +1,215 @@
+"""The moderator's server-side half: a plugin that enforces block and redact before delivery.
+
+A bot sees a message only after it was delivered, so it cannot stop one. The
+filter can: it runs in the pipeline (``roomchat_check_message``) of every
+room a moderator bot has configured, and
+
+- refuses a message a ``block`` rule caught (``forbidden``, with the rule's
+  name and a sentence saying why), or redacts it (``redact`` rules) so the
+  room gets the cleaned value;
+- tells the moderator bot about every offence with a ``moderator-flag``
+  message from the room (ID 0), which no client can send; the bot decides
+  the consequence (warn, mute, kick, ban), explains it and reports it.
+
+The bot configures the filter itself when it joins a room: it sends its
+rules, as a ``moderator-config`` message, to itself; the filter validates
+them with the same model, keeps them (in the server's key-value store, so
+every server of a cluster sees them) and consumes the message. So the rules
+live in one place, the bot's settings, and work the same with the bot in
+the server's process or in its own. Only a bot or a teacher or admin may
+configure a room; a ``null`` value switches the room's filter off.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from roomchat import MessageContext, MessageType, Refusal, hookimpl
+from roomchat.logs import event
+from roomchat.protocol import Message
+from roomchat.users import ROOM_ID, User
+
+from .rules import RoomFilter, Verdict
+from .settings import FilterSettings
+
+if TYPE_CHECKING:
+    from roomchat.server import ChatServer
+
+log = logging.getLogger("roomchat.moderator")
+
+CONFIG_TYPE = "moderator-config"
+FLAG_TYPE = "moderator-flag"
+REFRESH_SECONDS = 30.0
+"""How often a server re-reads a room's rules from the shared store (another server may have changed them)."""
+
+
+def store_key(room: str) -> str:
+    """Where a room's filter settings are kept in the server's key-value store."""
+    return f"moderator:filter:{room}"
+
+
+@dataclass
+class _Room:
+    filter: RoomFilter | None
+    raw: str  # the stored JSON, to tell whether the rules changed
+    loaded: float
+
+
+class FilterHost:
+    """The filters of one server's rooms, cached from its key-value store."""
+
+    def __init__(self, server: ChatServer) -> None:
+        self.server = server
+        self.rooms: dict[str, _Room] = {}
+
+    def cached(self, room: str) -> _Room | None:
+        """The room's entry if it is fresh enough to use without reading the store."""
+        entry = self.rooms.get(room)
+        if entry is None or self.server.clock.monotonic() - entry.loaded > REFRESH_SECONDS:
+            return None
+        return entry
+
+    async def load(self, room: str) -> _Room:
+        """Read the room's rules from the store (keeping per-user history when they did not change)."""
+        stored = await self.server.state.kv.get(store_key(room))
+        raw = json.dumps(stored, sort_keys=True) if stored is not None else ""
+        entry = self.rooms.get(room)
+        if entry is None or entry.raw != raw:
+            entry = _Room(_build(stored), raw, 0.0)
+            self.rooms[room] = entry
+        entry.loaded = self.server.clock.monotonic()
+        return entry
+
+    async def configure(self, room: str, settings: FilterSettings | None, moderator: int) -> None:
+        """Store a room's rules (None: switch the filter off) and use them at once."""
+        stored = None if settings is None else {"moderator": moderator, "settings": settings.model_dump(mode="json")}
+        if stored is None:
+            await self.server.state.kv.delete(store_key(room))
+        else:
+            await self.server.state.kv.set(store_key(room), stored)
+        await self.load(room)
+
+
+def _build(stored: Any) -> RoomFilter | None:
+    if not isinstance(stored, dict):
+        return None
+    try:
+        settings = FilterSettings.model_validate(stored.get("settings") or {})
+    except ValueError:
+        event(log, "filter_settings_invalid", logging.ERROR)
+        return None
+    return RoomFilter(settings, moderator_id=int(stored.get("moderator", 0)) or None)
+
+
+_hosts: weakref.WeakKeyDictionary[Any, FilterHost] = weakref.WeakKeyDictionary()
+
+
+def host_of(server: ChatServer) -> FilterHost:
+    """This server's FilterHost (made on first use)."""
+    found = _hosts.get(server)
+    if found is None:
+        found = _hosts[server] = FilterHost(server)
+    return found
+
+
+# -- the pipeline -------------------------------------------------------------------------
+
+
+@hookimpl(trylast=True)  # after the core's mute and lock checks: a refused message is no offence
+def roomchat_check_message(ctx: MessageContext) -> Awaitable[None] | None:
+    """Block, redact and flag: synchronous (and free) in rooms without a moderator."""
+    host = host_of(ctx.server)
+    entry = host.cached(ctx.room)
+    if entry is None:
+        return _load_and_check(host, ctx)
+    return _check(entry.filter, ctx)
+
+
+async def _load_and_check(host: FilterHost, ctx: MessageContext) -> None:
+    entry = await host.load(ctx.room)
+    pending = _check(entry.filter, ctx)
+    if pending is not None:
+        await pending
+
+
+def _check(room_filter: RoomFilter | None, ctx: MessageContext) -> Awaitable[None] | None:
+    if room_filter is None:
+        return None
+    sender = ctx.sender
+    if not room_filter.applies(sender.id, sender.role, sender.bot, ctx.type, direct=not ctx.is_broadcast):
+        return None
+    verdict = room_filter.check(sender.id, ctx.value, ctx.server.clock.monotonic())
+    if not verdict.hits:
+        return None
+    if verdict.changed:
+        ctx.value = verdict.value
+    if not verdict.counted and verdict.blocked_by is None:
+        return None
+    return _flag_and_enforce(room_filter, ctx, verdict)
+
+
+async def _flag_and_enforce(room_filter: RoomFilter, ctx: MessageContext, verdict: Verdict) -> None:
+    if verdict.counted:
+        await _flag(room_filter, ctx, verdict)
+    if verdict.blocked_by is not None:
+        hit = verdict.blocked_by
+        raise Refusal("forbidden", f"Not sent: {hit.reason}.", rule=hit.rule)
+
+
+async def _flag(room_filter: RoomFilter, ctx: MessageContext, verdict: Verdict) -> None:
+    event(log, "flagged", room=ctx.room, user=ctx.sender.id, rules=",".join(h.rule for h in verdict.counted),
+          outcome=verdict.outcome, dry_run=verdict.dry_run)
+    if room_filter.moderator_id is None:
+        return
+    value = {
+        "user": ctx.sender.as_wire(),
+        "type": ctx.type,
+        "to": ctx.target,
+        "id": ctx.id,
+        "outcome": verdict.outcome,
+        "dry_run": verdict.dry_run,
+        "hits": [h.as_wire() for h in verdict.hits],
+    }
+    await ctx.server.delivery.to_user(ctx.room, room_filter.moderator_id, ROOM_ID, Message(FLAG_TYPE, value))
+
+
+# -- configuration by the bot -------------------------------------------------------------
+
+
+async def configure(ctx: MessageContext) -> None:
+    """Handler of ``moderator-config``: store the room's rules, answer in the ack, deliver nothing."""
+    sender = ctx.sender
+    if not (sender.bot or sender.role.is_staff):
+        ctx.refuse("forbidden", "Only a bot, a teacher or an admin may set this room's moderator rules")
+    settings = None if ctx.value is None else FilterSettings.model_validate(ctx.value)
+    await host_of(ctx.server).configure(ctx.room, settings, sender.id)
+    event(log, "filter_configured", room=ctx.room, by=sender.id, active=settings is not None,
+          dry_run=bool(settings and settings.dry_run))
+    ctx.value = {"active": settings is not None, "room": ctx.room, "moderator": sender.id}
+    ctx.consume()
+
+
+@hookimpl
+def roomchat_register_message_types(register: Callable[[MessageType], None]) -> None:
+    """``moderator-config`` (a bot sets its room's rules) and ``moderator-flag`` (the filter tells the bot)."""
+    register(MessageType(
+        CONFIG_TYPE, FilterSettings | None, [configure], direct=True, broadcast=False,
+        description="A moderator bot sets the room's filter rules (sent to itself; consumed; null switches off)",
+    ))
+    register(MessageType(
+        FLAG_TYPE, dict[str, Any], roles=(),
+        description="Sent by the room to its moderator bot when a rule fired; no client may send it",
+    ))
+
+
+@hookimpl
+def roomchat_user_left(server: ChatServer, room: str, user: User) -> None:
+    """Forget the flood and repeat history of a user who left."""
+    entry = host_of(server).rooms.get(room)
+    if entry is not None and entry.filter is not None:
+        entry.filter.forget(user.id)
