@@ -153,7 +153,7 @@ class ClusterNode:
                 keys=[self.link.key("server", self.id, "hb"), self.link.key("servers")], args=[self.id, self._beat_ms])
             if not self._position_known.is_set():
                 last = await self.link.client.xrevrange(self.link.key("events"), count=1)
-                self.presence.advance(parse_id(last[0][0]) if last else ZERO)
+                self.presence.position = parse_id(last[0][0]) if last else ZERO
                 self._position_known.set()
             recovered = not self.link.up
             self.link.up = True
@@ -232,30 +232,43 @@ class ClusterNode:
                     self._reconcile_at = time.monotonic() + self.settings.dead_after_seconds
                 for _, entries in reply or ():
                     for raw_id, fields in entries:
-                        change = self.presence.apply(PresenceEvent.parse(raw_id, fields))
-                        if change is not None:
-                            await self._announce(change)
+                        await self._apply(PresenceEvent.parse(raw_id, fields))
                 if not reply and self._reconcile_at is not None and time.monotonic() >= self._reconcile_at:
                     await self._reconcile()
         finally:
             await client.aclose()
 
+    async def _apply(self, ev: PresenceEvent) -> None:
+        """Apply one event; announce it to this server's connections in its room, if it changed the room.
+
+        The room's join lock keeps it from falling between a join's script and
+        its initial-response: a change is either in a joiner's list or told to it.
+        """
+        if ev.room not in self.presence.rosters:
+            self.presence.apply(ev)  # only moves the position: no connection here cares
+            return
+        async with self.server.joins.locks.hold(ev.room):
+            change = self.presence.apply(ev)
+            if change is not None:
+                await self._announce(change)
+
     async def _announce(self, change: Change) -> None:
         """Tell this server's connections in the room that a user arrived or left."""
         name, payload = ((protocol.USER_CONNECTED, protocol.user_connected(change.user)) if change.arrived
                          else (protocol.USER_DISCONNECTED, protocol.user_disconnected(change.user)))
-        skip = self.presence.local_sids(change.room, change.user.id)
+        skip = self.presence.skip(change)
         await self.server.sio.emit(name, payload, to=room_channel(change.room), skip_sid=skip or None, ignore_queue=True)
 
     async def _reconcile(self) -> None:
         """Compare every roster with Redis while the feed is idle; retried until it could be done."""
         try:
             for room in list(self.presence.rosters):
-                seq, users = await self.presence.read_roster(room)
-                if seq != self.presence.position:
-                    return  # events are on their way: try again when the feed is idle
-                for change in self.presence.reconcile(room, seq, users):
-                    await self._announce(change)
+                async with self.server.joins.locks.hold(room):
+                    seq, users = await self.presence.read_roster(room)
+                    if seq != self.presence.position:
+                        return  # events are on their way: try again when the feed is idle
+                    for change in self.presence.reconcile(room, seq, users):
+                        await self._announce(change)
         except Unavailable:
             return
         self._reconcile_at = None

@@ -84,6 +84,7 @@ class Joins:
 
     async def _admit(self, sid: str, environ: dict[str, Any], auth: Any) -> Session:
         request = protocol.parse_join(auth, environ.get("QUERY_STRING", ""))
+        self.server.state.check_available()
         room_config = self.server.resolve_room(request.room)
         user = await self.server.auth.identify(request.room, room_config, request.token, request.name)
         if user.role not in room_config.roles:
@@ -110,7 +111,7 @@ class Joins:
                 await sio.enter_room(session.sid, room_channel(room))
                 await sio.enter_room(session.sid, user_channel(room, user.id))
                 await sio.emit(protocol.INITIAL_RESPONSE, protocol.initial_response(joined.members), to=session.sid)
-                if joined.first:
+                if joined.first and not self.server.state.presence.announces:
                     await sio.emit(
                         protocol.USER_CONNECTED, protocol.user_connected(user), to=room_channel(room), skip_sid=session.sid
                     )
@@ -134,7 +135,7 @@ class Joins:
         async with self.locks.hold(room):
             if session.joined:
                 last = await self.server.state.presence.leave(room, user, sid)
-                if last:
+                if last and not self.server.state.presence.announces:
                     await self.server.sio.emit(
                         protocol.USER_DISCONNECTED, protocol.user_disconnected(user), to=room_channel(room), skip_sid=sid
                     )

@@ -72,6 +72,11 @@ class ChatServer:
             {**{f"rooms.{name}": room for name, room in config.rooms.items()}, "server.new_room": config.server.new_room},
             source,
         )
+        if state is None and config.cluster is not None:  # several servers as one: docs/scaling.md
+            from .cluster import cluster_parts
+
+            state, cluster_manager = cluster_parts(config)
+            client_manager = client_manager or cluster_manager
         self.state = state or memory_backend(config.auth.guest_id_start)
         self.auth = Authenticator(config, self.state.guest_ids)
         self.bots = BotHost(self)  # checks the bots: config now; they connect once the server listens
@@ -94,6 +99,7 @@ class ChatServer:
         self.delivery = Delivery(self.sio)
         self.joins = Joins(self)
         self.dispatcher = Dispatcher(self)
+        self.state.bind(self)
         self.sio.on("connect", self.joins.connect)
         self.sio.on("disconnect", self.joins.disconnect)
         self.sio.on(protocol.DIRECT, self.dispatcher.direct)

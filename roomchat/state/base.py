@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -19,6 +20,10 @@ class Joined:
 
 class Presence(ABC):
     """Who is in which room, with how many connections."""
+
+    announces: bool = False
+    """True when the backend itself sends ``user-connected`` / ``user-disconnected``
+    (the Redis backend does, in one order across servers); joining.py then does not."""
 
     @abstractmethod
     async def join(self, room: str, user: User, sid: str) -> Joined:
@@ -155,6 +160,25 @@ class ModerationStore(ABC):
         """The user's mute and the room's lock in one read: the check every message makes."""
 
 
+class Leases(ABC):
+    """Work that runs on one server of a cluster at a time (a configured bot), moving when its server dies."""
+
+    @abstractmethod
+    async def hold(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work()`` while this server holds lease ``name``; until cancelled.
+
+        Waits for the lease, runs ``work`` while renewing it, cancels ``work`` if
+        the lease is lost, and waits again. Cancelling ``hold`` cancels ``work``
+        and releases the lease, so another server takes it over.
+        """
+
+
+def _memory_leases() -> Leases:
+    from .memory import MemoryLeases
+
+    return MemoryLeases()
+
+
 def _memory_moderation() -> ModerationStore:
     from .memory import MemoryModeration
 
@@ -170,6 +194,13 @@ class StateBackend:
     rate_limiter: RateLimiter
     kv: KeyValueStore
     moderation: ModerationStore = field(default_factory=_memory_moderation)
+    leases: Leases = field(default_factory=_memory_leases)
+
+    def bind(self, server: Any) -> None:
+        """Meet the ChatServer using this backend (the Redis backend announces presence through it)."""
+
+    def check_available(self) -> None:
+        """Raise a Refusal (``unavailable``) when the shared store cannot be reached, so joins are refused."""
 
     async def start(self) -> None:
         """Connect to whatever the backend needs."""

@@ -5,12 +5,12 @@ from __future__ import annotations
 import copy
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..users import User
 from .base import (
-    GuestIds, Joined, KeyValueStore, ModerationStore, Presence, RateLimiter, Sanction, SanctionKind, StateBackend,
+    GuestIds, Joined, KeyValueStore, Leases, ModerationStore, Presence, RateLimiter, Sanction, SanctionKind, StateBackend,
 )
 
 
@@ -156,6 +156,13 @@ class MemoryModeration(ModerationStore):
         if not data:
             return None, None
         return data.get(("mute", room, user_id)), data.get(("lock", room, 0))
+
+
+class MemoryLeases(Leases):
+    """One server is the whole cluster: every lease is ours at once."""
+
+    async def hold(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
+        await work()
 
 
 def memory_backend(guest_id_start: int) -> StateBackend:

@@ -55,7 +55,6 @@ log = logging.getLogger("roomchat.cluster")
 T = TypeVar("T")
 
 STREAM_MAXLEN = 10_000  # presence events kept for servers catching up after a short outage
-JOIN_WAIT_SECONDS = 5.0  # how long a join waits for this server's feed to read its own event
 
 StreamId = tuple[int, int]
 ZERO: StreamId = (0, 0)
@@ -325,19 +324,32 @@ class PresenceEvent:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """What applying an event changed for the room's clients: a user arrived or left."""
+    """What applying an event changed for the room's clients: a user arrived or left, at stream position ``seq``."""
 
     room: str
     arrived: bool
     user: User
+    seq: StreamId
+
+
+@dataclass(slots=True)
+class Local:
+    """One connection this server joined to a room, and the stream position its user list was read at."""
+
+    user: User
+    seq: StreamId
 
 
 class RedisPresence(Presence):
     """Presence in Redis, with a roster per room this server has connections in.
 
-    ``roomchat.cluster`` feeds the presence stream to ``apply`` in order and
-    announces what it returns, so joining.py leaves the announcements to it
-    (``announces``).
+    A join's script returns the room as it is right after the join, at the
+    join's own stream position, which is what ``initial-response`` shows.
+    ``roomchat.cluster`` then feeds the stream to ``apply`` in order, holding
+    the room's join lock, and announces each change to the local connections
+    whose list was read before it (``skip``). So every connection is told of
+    every change after its list exactly once, and of none before. That is
+    why joining.py leaves the announcements to this backend (``announces``).
     """
 
     announces = True
@@ -345,12 +357,11 @@ class RedisPresence(Presence):
     def __init__(self, link: RedisLink, server_id: str) -> None:
         self.link = link
         self.server_id = server_id
-        self.position: StreamId = ZERO
+        self.position: StreamId = ZERO  # how far the feed has read
         self.rosters: dict[str, Roster] = {}
-        self.local: dict[str, dict[str, User]] = {}  # room -> sid -> user, connections on this server
+        self.local: dict[str, dict[str, Local]] = {}  # room -> sid -> connection on this server
         self._joining: dict[str, int] = {}  # joins in progress per room
         self.joining_sids: set[str] = set()  # their connections (the resync leaves them alone)
-        self._waiters: list[tuple[StreamId, asyncio.Future[None]]] = []
 
     # -- Presence ---------------------------------------------------------------
 
@@ -359,18 +370,11 @@ class RedisPresence(Presence):
         self.joining_sids.add(sid)
         roster = self.rosters.setdefault(room, Roster())
         try:
-            first, seq, snapshot = await self._run_join(room, user, sid, want_snapshot=not roster.seeded)
-            self.local.setdefault(room, {})[sid] = user
-            if not roster.seeded and snapshot is not None:
+            first, seq, snapshot = await self._run_join(room, user, sid)
+            self.local.setdefault(room, {})[sid] = Local(user, seq)
+            if not roster.seeded:
                 self._seed(roster, seq, snapshot)
-            try:
-                await asyncio.wait_for(self._caught_up(seq), JOIN_WAIT_SECONDS)
-            except TimeoutError:
-                await self.leave(room, user, sid)
-                raise Unavailable() from None
-            # No await from here until joining.py has entered the connection into the
-            # room's channel and sent initial-response: the list and the channel agree.
-            return Joined(first=bool(first), members=[u for u, _ in roster.users.values()])
+            return Joined(first=bool(first), members=[u for u, _ in snapshot.values()])
         finally:
             self.joining_sids.discard(sid)
             self._joining[room] -= 1
@@ -378,13 +382,14 @@ class RedisPresence(Presence):
                 del self._joining[room]
             self._drop_if_unused(room)
 
-    async def _run_join(self, room: str, user: User, sid: str, want_snapshot: bool) -> tuple[int, StreamId, Any]:
+    async def _run_join(self, room: str, user: User, sid: str, want_snapshot: bool = True
+                        ) -> tuple[int, StreamId, dict[int, tuple[User, set[str]]]]:
         base = self.link.room_key(room)
         keys = [f"{base}:order", f"{base}:users", f"{base}:conns:{user.id}",
                 self.link.key("server", self.server_id, "conns"), self.link.key("events"), f"{base}:n"]
         args = [user.id, user_json(user), sid, self.server_id, room, STREAM_MAXLEN, int(want_snapshot), base]
-        first, raw_id, snapshot = await self.link.call(lambda: self.link.join(keys=keys, args=args))
-        return first, parse_id(raw_id), snapshot if want_snapshot else None
+        first, raw_id, rows = await self.link.call(lambda: self.link.join(keys=keys, args=args))
+        return first, parse_id(raw_id), _rows(rows)
 
     async def leave(self, room: str, user: User, sid: str) -> bool:
         self.local.get(room, {}).pop(sid, None)
@@ -440,8 +445,8 @@ class RedisPresence(Presence):
         raw_id, rows = await self.link.call(lambda: self.link.roster(keys=keys, args=[base]))
         return parse_id(raw_id), _rows(rows)
 
-    def _seed(self, roster: Roster, seq: StreamId, snapshot: list[Any]) -> None:
-        roster.users = _rows(snapshot)
+    def _seed(self, roster: Roster, seq: StreamId, users: dict[int, tuple[User, set[str]]]) -> None:
+        roster.users = {uid: (u, set(sids)) for uid, (u, sids) in users.items()}
         roster.seq = seq
         roster.seeded = True
         buffered, roster.buffer = roster.buffer, []
@@ -450,15 +455,14 @@ class RedisPresence(Presence):
 
     def apply(self, ev: PresenceEvent) -> Change | None:
         """Apply one stream event (in stream order); what changed for clients, if anything."""
+        self.position = max(self.position, ev.seq)
         roster = self.rosters.get(ev.room)
-        change = None
-        if roster is not None:
-            if roster.seeded:
-                change = self._apply_to(roster, ev)
-            else:
-                roster.buffer.append(ev)
-        self.advance(ev.seq)
-        return change
+        if roster is None:
+            return None
+        if not roster.seeded:
+            roster.buffer.append(ev)
+            return None
+        return self._apply_to(roster, ev)
 
     def _apply_to(self, roster: Roster, ev: PresenceEvent) -> Change | None:
         if ev.seq <= roster.seq:
@@ -472,14 +476,14 @@ class RedisPresence(Presence):
             if ev.user is None:
                 return None
             roster.users[ev.uid] = (ev.user, {ev.sid})
-            return Change(ev.room, True, ev.user)
+            return Change(ev.room, True, ev.user, ev.seq)
         if entry is None:
             return None
         entry[1].discard(ev.sid)
         if entry[1]:
             return None
         del roster.users[ev.uid]
-        return Change(ev.room, False, entry[0])
+        return Change(ev.room, False, entry[0], ev.seq)
 
     def reconcile(self, room: str, seq: StreamId, users: dict[int, tuple[User, set[str]]]) -> list[Change]:
         """Make a roster equal to what Redis holds at ``seq``, after stream events may have been lost.
@@ -494,40 +498,20 @@ class RedisPresence(Presence):
         kept = {uid: (u, set(users[uid][1])) for uid, (u, _) in roster.users.items() if uid in users}
         roster.users = {**kept, **{uid: (u, set(s)) for uid, (u, s) in users.items() if uid not in kept}}
         roster.seq = max(roster.seq, seq)
-        return [Change(room, False, u) for u in gone] + [Change(room, True, u) for u in came]
+        return [Change(room, False, u, seq) for u in gone] + [Change(room, True, u, seq) for u in came]
 
-    def advance(self, seq: StreamId) -> None:
-        """The feed has read the stream up to ``seq``: wake the joins waiting for it."""
-        if seq <= self.position:
-            return
-        self.position = seq
-        waiting = []
-        for want, future in self._waiters:
-            if want <= seq:
-                if not future.done():
-                    future.set_result(None)
-            else:
-                waiting.append((want, future))
-        self._waiters = waiting
-
-    async def _caught_up(self, seq: StreamId) -> None:
-        if seq <= self.position:
-            return
-        future = asyncio.get_running_loop().create_future()
-        self._waiters.append((seq, future))
-        await future
+    def skip(self, change: Change) -> list[str]:
+        """The local connections not to tell of ``change``: the user's own, and those whose list already has it."""
+        return [sid for sid, conn in self.local.get(change.room, {}).items()
+                if conn.user.id == change.user.id or conn.seq >= change.seq]
 
     def _drop_if_unused(self, room: str) -> None:
         if room not in self.local and room not in self._joining:
             self.rosters.pop(room, None)
 
-    def local_sids(self, room: str, user_id: int) -> list[str]:
-        """This server's connections of one user in a room."""
-        return [sid for sid, u in self.local.get(room, {}).items() if u.id == user_id]
-
     def local_connections(self) -> dict[str, tuple[str, User]]:
         """Every connection this server has joined to a room: sid -> (room, user)."""
-        return {sid: (room, user) for room, sids in self.local.items() for sid, user in sids.items()}
+        return {sid: (room, conn.user) for room, conns in self.local.items() for sid, conn in conns.items()}
 
 
 def _rows(rows: list[Any]) -> dict[int, tuple[User, set[str]]]:
