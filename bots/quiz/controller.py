@@ -10,6 +10,7 @@ same code runs in the server, out of process, and in unit tests.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -105,7 +106,9 @@ class QuizMaster:
         if run.phase == "question":
             hint_in = run.next_hint_in(now)
             if hint_in is not None:
-                self._later(hint_in, self._give_hints)
+                # The timer names its hint rather than asking the clock again: a clock's float
+                # rounding must not turn "due now" into "due in a nanosecond", forever.
+                self._later(hint_in, functools.partial(self._give_hint, run.hints_given + 1))
             self._later(run.time_left(now) or 0.0, self._time_up)
         elif run.phase == "between":
             left = run.time_left(now)
@@ -262,12 +265,12 @@ class QuizMaster:
         await self.room.broadcast(m.QUESTION, self._question_value(run))
         self._schedule()
 
-    async def _give_hints(self) -> None:
+    async def _give_hint(self, number: int) -> None:
         run = self.run
-        if run is None:
+        if run is None or run.phase != "question" or run.hints_given >= number:
             return
-        for number, _ in run.due_hints(self._now()):
-            await self._send_hint(run, number)
+        run.hints_given = number
+        await self._send_hint(run, number)
         self._schedule()
 
     async def _send_hint(self, run: QuizRun, number: int) -> None:

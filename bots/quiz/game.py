@@ -178,17 +178,6 @@ class QuizRun:
         limit = self.time_limit()
         return [limit * k / (hints + 1) for k in range(1, hints + 1)]
 
-    def due_hints(self, now: float) -> list[tuple[int, str]]:
-        """Hints that are due and not yet given, as (number from 1, text); marks them given."""
-        if self.phase != "question" or self.paused:
-            return []
-        elapsed = self.elapsed(now) + 1e-9
-        due = [(i + 1, self.question.hints[i]) for i, at in enumerate(self.hint_times())
-               if i >= self.hints_given and at <= elapsed]
-        if due:
-            self.hints_given = due[-1][0]
-        return due
-
     def next_hint_in(self, now: float) -> float | None:
         """Seconds until the next hint is due (None: no more hints)."""
         times = self.hint_times()
