@@ -27,7 +27,9 @@ import logging
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from roomchat import MessageContext, MessageType, Refusal, hookimpl
 from roomchat.logs import event
@@ -107,6 +109,15 @@ def _build(stored: Any) -> RoomFilter | None:
 
 
 _hosts: weakref.WeakKeyDictionary[Any, FilterHost] = weakref.WeakKeyDictionary()
+_bots: weakref.WeakKeyDictionary[Any, frozenset[int]] = weakref.WeakKeyDictionary()
+
+
+def _bot_ids(server: ChatServer) -> frozenset[int]:
+    """The IDs of the server's configured bots (in its process or external)."""
+    found = _bots.get(server)
+    if found is None:
+        found = _bots[server] = frozenset(b.id for b in server.config.bots)
+    return found
 
 
 def host_of(server: ChatServer) -> FilterHost:
@@ -143,6 +154,8 @@ def _check(room_filter: RoomFilter | None, ctx: MessageContext) -> Awaitable[Non
     sender = ctx.sender
     if not room_filter.applies(sender.id, sender.role, sender.bot, ctx.type, direct=not ctx.is_broadcast):
         return None
+    if ctx.target is not None and ctx.target in _bot_ids(ctx.server):
+        return None  # only the bot reads it: quiz answers and commands may repeat, and hurt nobody
     verdict = room_filter.check(sender.id, ctx.value, ctx.server.clock.monotonic())
     if not verdict.hits:
         return None
@@ -178,6 +191,30 @@ async def _flag(room_filter: RoomFilter, ctx: MessageContext, verdict: Verdict) 
     await ctx.server.delivery.to_user(ctx.room, room_filter.moderator_id, ROOM_ID, Message(FLAG_TYPE, value))
 
 
+class FlagHit(BaseModel):
+    """One rule that fired (``rules.RuleHit.as_wire``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    rule: str = Field(description="words:<list>, flood, repeat, shouting or links")
+    action: Literal["block", "redact", "allow"] = Field(description="what the filter did to the message")
+    penalty: str = Field(description="escalate, none, or a fixed step (warn, mute 5m, ...)")
+    reason: str = Field(description="why, in words the user can read")
+    counted: bool = Field(description="false for a repeat within the grace period: enforced, not a new offence")
+
+
+class FlagValue(BaseModel):
+    """The value of a ``moderator-flag``: who sent what kind of message, what the filter did, which rules fired."""
+
+    model_config = ConfigDict(extra="forbid")
+    user: dict[str, Any] = Field(description="the sender, as the protocol shows users: {ID, role, name}")
+    type: str = Field(description="the flagged message's type (never its value)")
+    to: int | None = Field(description="the addressed user of a direct message; null for a broadcast")
+    id: str | None = Field(description="the message's id")
+    outcome: Literal["blocked", "redacted", "delivered"]
+    dry_run: bool
+    hits: list[FlagHit]
+
+
 # -- configuration by the bot -------------------------------------------------------------
 
 
@@ -202,7 +239,7 @@ def roomchat_register_message_types(register: Callable[[MessageType], None]) -> 
         description="A moderator bot sets the room's filter rules (sent to itself; consumed; null switches off)",
     ))
     register(MessageType(
-        FLAG_TYPE, dict[str, Any], roles=(),
+        FLAG_TYPE, FlagValue, roles=(),
         description="Sent by the room to its moderator bot when a rule fired; no client may send it",
     ))
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -359,7 +360,7 @@ def test_teacher_commands_and_students_asking(join: Callable[..., ChatClient]) -
     assert notice(grace, action="warn", count=2)["offence"] == 1
     teacher.send(MODERATOR, "text", "what can you do")
     assert "forgive <ID>" in text_from(teacher, MODERATOR, "Moderator commands")
-    assert grace.send(MODERATOR, "text", "status")["msg"] == "Message sent"
+    assert grace.send(MODERATOR, "text", "shit, what is the status")["msg"] == "Message sent"  # only bots read it
     assert "ask your teacher" in text_from(grace, MODERATOR)       # students get no commands
     assert refused(grace.send(MODERATOR, "moderator-flag", {"user": {}}))   # nobody can forge a flag
 
@@ -372,3 +373,19 @@ def test_without_the_server_filter_the_bot_still_escalates(join: Callable[..., C
     assert warned["rule"] == "words:profanity" and "broke a room rule" in warned["reason"]
     teacher.send(MODERATOR, "text", "status")
     assert "watching messages myself" in text_from(teacher, MODERATOR, "Moderator in nofilter")
+
+
+# -- the shipped configuration --------------------------------------------------------------------
+
+
+def test_the_default_config_moderates_the_classroom() -> None:
+    config = Path(__file__).resolve().parents[2] / "config" / "roomchat.yaml"
+    with RoomchatProcess(config) as server, \
+            ChatClient(server.url, room="classroom", token="demo-teacher-ada") as ada, \
+            ChatClient(server.url, room="classroom", token="demo-student-grace") as grace, \
+            ChatClient(server.url, room="classroom", token="demo-student-alan") as alan:
+        assert MODERATOR in [u["ID"] for u in ada.users]
+        assert refused(said(grace, "what the f.u.c.k"), rule="words:profanity")
+        assert notice(ada, action="warn", user=GRACE)["rule"] == "words:profanity"
+        assert said(alan, "you are st00pid? no, stupid")["data"]["message"]["value"] == "you are st00pid? no, ******"
+        assert said(alan, "Scunthorpe: see https://en.wikipedia.org/wiki/Scunthorpe")["msg"] == "Message sent"
