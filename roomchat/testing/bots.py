@@ -24,11 +24,19 @@ and ``server.advance(20)``.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import signal
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from ..bot import Bot, BotRoom
 from ..botrunner import Backoff, BotRunner
@@ -151,6 +159,65 @@ class BotThread:
             self._thread.join(10)
 
     def __enter__(self) -> BotThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class BotProcess:
+    """``roomchat bot run KIND ...`` as a real process (the bot out of process, as in production).
+
+    ``settings`` are written to a YAML file for ``--settings``; ``args`` are
+    more command-line arguments (``["--config", path]``, ``["--plugin", module]``).
+    Logs go to ``log_path``; ``stop()`` sends SIGTERM and returns the exit code.
+    """
+
+    def __init__(self, kind: str, url: str, token: str, rooms: Iterable[str], settings: dict[str, Any] | None = None,
+                 args: Iterable[str] = (), env: dict[str, str] | None = None) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="roomchat-bot-"))
+        self.log_path = self.directory / "bot.log"
+        self.cmd = [sys.executable, "-m", "roomchat", "bot", "run", kind, "--url", url, "--token", token]
+        for room in rooms:
+            self.cmd += ["--room", room]
+        if settings is not None:
+            path = self.directory / "settings.yaml"
+            path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+            self.cmd += ["--settings", str(path)]
+        self.cmd += list(args)
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> BotProcess:
+        """Start the process (it connects on its own; wait for the bot in the room's user list)."""
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.cmd, stdout=self._log, stderr=subprocess.STDOUT, env=self.env)
+        return self
+
+    def wait(self, timeout: float = 20.0) -> int:
+        """Wait for the process to exit by itself; its exit code."""
+        assert self.proc is not None
+        return self.proc.wait(timeout)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM (the bot leaves its rooms), then SIGKILL after ``timeout``; the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+    def log(self) -> str:
+        """What the bot process logged so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> BotProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
