@@ -51,7 +51,16 @@ from .logs import event
 from .users import ROOM_ID, Role, User
 
 __all__ = [
-    "Ack", "Bot", "BotRoom", "BotSettings", "Incoming", "MODERATION_ACTIONS", "MODERATION_TYPE", "Role", "Timer", "User",
+    "MODERATION_ACTIONS",
+    "MODERATION_TYPE",
+    "Ack",
+    "Bot",
+    "BotRoom",
+    "BotSettings",
+    "Incoming",
+    "Role",
+    "Timer",
+    "User",
 ]
 
 log = logging.getLogger("roomchat.bots")

@@ -32,7 +32,6 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import socketio
@@ -329,8 +328,8 @@ class BotHost:
             room = self.server.resolve_room(name)
         except Refusal as refusal:
             return [f"{path}: {refusal.message} (list it under rooms:, or turn on server.create_rooms)"]
-        except Exception:
-            return []  # a plugin that resolves rooms may need the server running; the join will tell
+        except Exception:  # noqa: BLE001 - a plugin resolving rooms may need the server running; the join will tell
+            return []
         problems = []
         if spec.role not in room.roles:
             problems.append(f"{path}: a {spec.role.value} may not enter room {name!r} (its roles: "
@@ -349,7 +348,8 @@ class BotHost:
 
             runner = BotRunner(make, url, token, spec.rooms, label=f"{spec.kind}:{spec.id}")
             self.runners.append(runner)
-            self._tasks.append(asyncio.create_task(self._hold(f"bot:{spec.id}", runner), name=f"bot {spec.kind}:{spec.id}"))
+            task = asyncio.create_task(self._hold(f"bot:{spec.id}", runner), name=f"bot {spec.kind}:{spec.id}")
+            self._tasks.append(task)
             event(log, "bot_started", kind=spec.kind, bot=spec.id, rooms=",".join(spec.rooms))
 
     async def _hold(self, lease: str, runner: BotRunner) -> None:

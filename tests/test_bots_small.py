@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from roomchat_bots.echo import Echo
 
 from roomchat.config import parse_config
 from roomchat.errors import ConfigError
 from roomchat.server import ChatServer
 from roomchat.testing import ChatClient, RoomchatThread, write_config
 from roomchat.testing.bots import BotThread
-from roomchat_bots.echo import Echo
 
 GREETER, PRIVATE, ECHO, OUTSIDER = 61, 62, 63, 64
 OUTSIDER_TOKEN = "outsider-bot-token"
@@ -89,6 +89,6 @@ def test_greeter_settings_are_checked_at_start_up(tmp_path: Any) -> None:
 
     path = write_config(bad, tmp_path)
     result = subprocess.run([sys.executable, "-m", "roomchat", "check", str(path)], capture_output=True, text=True,
-                            timeout=60)
+                            timeout=60, check=False)
     assert result.returncode == 2
     assert "bots.0.settings.message" in result.stderr

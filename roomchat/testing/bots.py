@@ -87,9 +87,9 @@ class BotThread:
         if isinstance(bot, Bot):
             instance = bot
             instance.clock, instance.bot_ids = self.clock, instance.bot_ids | ids
-            make = lambda: instance  # noqa: E731
+            make = lambda: instance
         else:
-            make = lambda: bot(settings or {}, clock=self.clock, bot_ids=ids)  # noqa: E731
+            make = lambda: bot(settings or {}, clock=self.clock, bot_ids=ids)
         self.runner = BotRunner(make, url, token, rooms, label=getattr(bot, "kind", "") or "test-bot",
                                 fatal_refusals=True, restart=Backoff(initial=0.2, maximum=2.0))
         self.loop = asyncio.new_event_loop()
