@@ -14,6 +14,8 @@ message would have caused has arrived too.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,7 @@ SETTINGS: dict[str, Any] = {
     "words": [
         {"name": "profanity", "words": ["shit", "fuck*", "bitch"], "action": "block"},
         {"name": "mild", "words": ["darn", "stupid"], "action": "redact", "penalty": "warn"},
+        {"name": "watch", "words": ["homework machine"], "action": "allow", "penalty": "report"},
     ],
     "flood": {"messages": 6, "seconds": "5m"},
     "repeat": {"times": 3, "seconds": "5m"},
@@ -47,8 +50,9 @@ SETTINGS: dict[str, Any] = {
     "links": {"allowed_domains": ["wikipedia.org"], "action": "block", "penalty": "mute 2m"},
     "escalation": {"steps": ["warn", "mute 60s", "kick", "ban"], "decay": "1h"},
     "grace_seconds": 0,  # the server's clock is real out of process; grace is unit-tested
+    "text_notices": True,
 }
-ROOMS = ["words", "evasion", "redact", "escalation", "decay", "flood", "repeat", "shouting", "links", "exempt", "dryrun",
+ROOMS = ["words", "evasion", "redact", "report", "escalation", "decay", "flood", "repeat", "shouting", "links", "exempt", "dryrun",
          "direct", "commands", "scunthorpe"]
 STRICT_ROOM = {"admit": ["users"], "rate_limit": None, "message_types": "known"}
 
@@ -156,7 +160,9 @@ def said(client: ChatClient, text: str) -> dict[str, Any]:
 # -- words: block, evasions, redact ---------------------------------------------------------------
 
 
-def test_a_banned_word_is_blocked_and_warned_with_the_rule(join: Callable[..., ChatClient]) -> None:
+def test_a_banned_word_is_blocked_and_warned_with_the_rule(join: Callable[..., ChatClient],
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="roomchat.bots.moderator")   # the bot runs in this process either way
     teacher, grace, alan = join("words", TEACHER), join("words", GRACE), join("words", ALAN)
     ack = said(grace, "this is shit")
     assert refused(ack, rule="words:profanity")
@@ -169,6 +175,13 @@ def test_a_banned_word_is_blocked_and_warned_with_the_rule(join: Callable[..., C
     assert said(alan, "all good here")["msg"] == "Message sent"
     grace.wait_message(lambda d: d["from"] == ALAN)
     assert texts_from(grace, ALAN) == ["all good here"] and texts_from(alan, GRACE) == []
+    # text_notices: the same explanation as a plain text, for clients that show only text
+    assert text_from(grace, MODERATOR).startswith("Your message was not sent: it contains “shit”")
+    logged = [r for r in caplog.records if r.getMessage() == "moderation_action"]
+    fields = logged[0].fields  # type: ignore[attr-defined]
+    assert fields["rule"] == "words:profanity" and fields["step"] == "warn" and fields["user"] == GRACE
+    assert fields["offence"] == 1 and fields["done"] is True
+    assert "shit" not in repr(fields)                                  # never the message's contents
 
 
 EVASIONS = ["SHIT", "sh1t", "$h!t", "s.h.i.t", "s h i t", "shiiiiit", "Ѕhіt", "ｓｈｉｔ", "sh\u200bit", "ŝhít",
@@ -211,6 +224,18 @@ def test_redacted_words_are_delivered_masked(join: Callable[..., ChatClient]) ->
     assert warned["rule"] == "words:mild" and warned["outcome"] == "redacted" and "offence" not in warned
     assert "changed before the room saw it" in warned["reason"]
     notice(teacher, action="warn", user=GRACE)
+
+
+def test_a_report_only_rule_tells_the_teachers_and_nobody_else(join: Callable[..., ChatClient]) -> None:
+    teacher, grace, alan = join("report", TEACHER), join("report", GRACE), join("report", ALAN)
+    assert said(grace, "who has the Homework-Machine link?")["msg"] == "Message sent"
+    assert text_from(alan, GRACE) == "who has the Homework-Machine link?"
+    report = text_from(teacher, MODERATOR)
+    assert report.startswith("Grace Hopper (2): Your message broke a room rule: it contains “Homework-Machine”")
+    assert refused(said(grace, "shit"))
+    assert notice(grace, action="warn")["offence"] == 1          # the report was no offence
+    assert notices(grace) == [notice(grace, action="warn")] and texts_from(grace, MODERATOR)[0].startswith(
+        "Your message was not sent")
 
 
 # -- escalation: warn -> mute -> kick -> ban, enforced by the core --------------------------------
@@ -361,7 +386,7 @@ def test_teacher_commands_and_students_asking(join: Callable[..., ChatClient]) -
     teacher.send(MODERATOR, "text", "what can you do")
     assert "forgive <ID>" in text_from(teacher, MODERATOR, "Moderator commands")
     assert grace.send(MODERATOR, "text", "shit, what is the status")["msg"] == "Message sent"  # only bots read it
-    assert "ask your teacher" in text_from(grace, MODERATOR)       # students get no commands
+    assert "ask your teacher" in text_from(grace, MODERATOR, "ask your teacher")   # students get no commands
     assert refused(grace.send(MODERATOR, "moderator-flag", {"user": {}}))   # nobody can forge a flag
 
 
@@ -389,3 +414,20 @@ def test_the_default_config_moderates_the_classroom() -> None:
         assert notice(ada, action="warn", user=GRACE)["rule"] == "words:profanity"
         assert said(alan, "you are st00pid? no, stupid")["data"]["message"]["value"] == "you are st00pid? no, ******"
         assert said(alan, "Scunthorpe: see https://en.wikipedia.org/wiki/Scunthorpe")["msg"] == "Message sent"
+
+
+def test_an_external_bot_configures_the_filter_again_after_a_server_restart() -> None:
+    first = RoomchatProcess(server_config({"run": "external", "token": BOT_TOKEN})).start()
+    with BotThread(Moderator, first.url, BOT_TOKEN, ["words"], settings=SETTINGS, bot_ids=[MODERATOR]) as bot:
+        with ChatClient(first.url, room="words", token=USERS[GRACE][2]) as grace:
+            assert refused(said(grace, "shit"), rule="words:profanity")
+            assert notice(grace, action="warn")["offence"] == 1
+        first.stop()
+        with RoomchatProcess(first.config_path, port=first.port) as second:
+            deadline = time.monotonic() + 30
+            while bot.joins("words") < 2:                # reconnected, and on_join sent the rules again
+                assert time.monotonic() < deadline, "the bot did not come back"
+                time.sleep(0.05)
+            with ChatClient(second.url, room="words", token=USERS[GRACE][2]) as grace:
+                assert refused(said(grace, "shit"), rule="words:profanity")
+                assert notice(grace, action="mute")["offence"] == 2   # the bot kept its own memory
