@@ -164,28 +164,30 @@ class QuizMaster:
         run.begin(self._now(), self.options.start_delay)
         self.run = run
         event(log, "quiz_started", room=self.room.name, bank=bank.name, by=user.id, questions=run.total)
-        await self.room.broadcast(m.STATUS, self._status("started", user, scoring=scoring,
-                                                         first_in=self.options.start_delay))
+        # Timers are always set before the messages that announce the change go out: whoever
+        # reacts to a message (a test moving the clock, say) finds the quiz already in its new state.
+        if self.options.start_delay > 0:
+            self._schedule()
+        await self._broadcast(m.STATUS, self._status("started", user, scoring=scoring,
+                                                     first_in=self.options.start_delay))
         if self.options.start_delay <= 0:
             await self._advance()
-        else:
-            self._schedule()
 
     async def _do_pause(self, user: User, cmd: m.QuizCommand) -> None:
         run = self._running()
         run.pause(self._now())
         self._cancel_timers()
-        await self.room.broadcast(m.STATUS, self._status("paused", user))
+        await self._broadcast(m.STATUS, self._status("paused", user))
 
     async def _do_resume(self, user: User, cmd: m.QuizCommand) -> None:
         run = self._running()
         run.resume(self._now())
         self._schedule()
-        await self.room.broadcast(m.STATUS, self._status("resumed", user))
+        await self._broadcast(m.STATUS, self._status("resumed", user))
 
     async def _do_skip(self, user: User, cmd: m.QuizCommand) -> None:
         run = self._running()
-        await self.room.broadcast(m.STATUS, self._status("skipped", user))
+        await self._broadcast(m.STATUS, self._status("skipped", user))
         if run.phase == "question":
             await self._close(timed_out=False)
         else:
@@ -194,21 +196,19 @@ class QuizMaster:
     _do_next = _do_skip
 
     async def _do_stop(self, user: User, cmd: m.QuizCommand) -> None:
-        run = self._running()
-        if run.phase == "question":
-            await self._close(timed_out=False, then_advance=False)
-        await self._finish(stopped=True, by=user)
+        self._running()
+        await self._close(timed_out=False, stopping=user)
 
     async def _do_hint(self, user: User, cmd: m.QuizCommand) -> None:
         run = self._running()
         if run.phase != "question" or run.hints_given >= len(run.question.hints):
             raise QuizProblem("no_hint", "There is no hint left to give for this question")
         run.hints_given += 1
-        await self._send_hint(run, run.hints_given)
         self._schedule()
+        await self._send_hint(run, run.hints_given)
 
     async def _do_status(self, user: User, cmd: m.QuizCommand) -> None:
-        await self.room.send(user.id, m.STATUS, self._status("status", user, banks=self.options.bank_names()))
+        await self._send(user.id, m.STATUS, self._status("status", user, banks=self.options.bank_names()))
 
     async def _do_export(self, user: User, cmd: m.QuizCommand) -> None:
         run = self.run or self.last
@@ -238,7 +238,7 @@ class QuizMaster:
             except QuizProblem as problem:
                 await self._error(user.id, problem.code, problem.message, number=run.number)
                 return
-            await self.room.send(user.id, m.RECEIVED, {"number": run.number, "answer": answer.given,
+            await self._send(user.id, m.RECEIVED, {"number": run.number, "answer": answer.given,
                                                        "read_as": answer.shown})
 
     # -- people -------------------------------------------------------------------
@@ -248,7 +248,7 @@ class QuizMaster:
         async with self._lock:
             run = self.run
             if run is not None and run.phase == "question" and not user.role.is_staff:
-                await self.room.send(user.id, m.QUESTION, self._question_value(run))
+                await self._send(user.id, m.QUESTION, self._question_value(run))
 
     # -- the flow of a quiz -------------------------------------------------------
 
@@ -259,57 +259,63 @@ class QuizMaster:
             return
         question = run.open_next(self._now())
         if question is None:
-            await self._finish(stopped=False)
+            self._end(run)
+            await self._announce_end(run, None)
             return
         event(log, "quiz_question", room=self.room.name, number=run.number, of=run.total)
-        await self.room.broadcast(m.QUESTION, self._question_value(run))
         self._schedule()
+        await self._broadcast(m.QUESTION, self._question_value(run))
 
     async def _give_hint(self, number: int) -> None:
         run = self.run
         if run is None or run.phase != "question" or run.hints_given >= number:
             return
         run.hints_given = number
-        await self._send_hint(run, number)
         self._schedule()
+        await self._send_hint(run, number)
 
     async def _send_hint(self, run: QuizRun, number: int) -> None:
         hints = run.question.hints
-        await self.room.broadcast(m.HINT, {"number": run.number, "hint": number, "of": len(hints),
+        await self._broadcast(m.HINT, {"number": run.number, "hint": number, "of": len(hints),
                                            "text": hints[number - 1]})
 
     async def _time_up(self) -> None:
         await self._close(timed_out=True)
 
-    async def _close(self, timed_out: bool, then_advance: bool = True) -> None:
-        run = self.run
-        if run is None or run.phase != "question":
-            return
-        last = run.index + 1 >= run.total
-        next_in = None if last or not then_advance else self.options.between_questions
-        result = run.close(self._now(), timed_out, next_in)
-        await self.room.broadcast(m.REVEAL, self._reveal_value(run, result, last or not then_advance, next_in))
-        await self.room.broadcast(m.SCOREBOARD, self._scoreboard_value(run))
-        await self._send_results(run, result)
-        if then_advance and last:
-            await self._finish(stopped=False)
-        elif then_advance:
-            self._schedule()
-
-    async def _finish(self, stopped: bool, by: User | None = None) -> None:
+    async def _close(self, timed_out: bool, stopping: User | None = None) -> None:
+        """Close the open question (if any): reveal, scoreboard, results; then the end, after the last or a stop."""
         run = self.run
         if run is None:
             return
+        result = None
+        if run.phase == "question":
+            last = stopping is not None or run.index + 1 >= run.total
+            result = run.close(self._now(), timed_out, None if last else self.options.between_questions)
+        ending = stopping is not None or run.index + 1 >= run.total
+        if ending:
+            self._end(run, stopped=stopping is not None)
+        else:
+            self._schedule()
+        if result is not None:
+            await self._broadcast(m.REVEAL, self._reveal_value(run, result, ending))
+            await self._broadcast(m.SCOREBOARD, self._scoreboard_value(run))
+            await self._send_results(run, result)
+        if ending:
+            await self._announce_end(run, stopping)
+
+    def _end(self, run: QuizRun, stopped: bool = False) -> None:
         self._cancel_timers()
         run.finish(stopped)
         self.run, self.last = None, run
         event(log, "quiz_finished", room=self.room.name, bank=run.bank.name, played=len(run.results),
               players=len(run.players), stopped=stopped)
-        await self.room.broadcast(m.LEADERBOARD, {
+
+    async def _announce_end(self, run: QuizRun, by: User | None) -> None:
+        await self._broadcast(m.LEADERBOARD, {
             "bank": run.bank.name, "title": run.bank.title, "played": len(run.results), "of": run.total,
-            "stopped": stopped, "scores": run.standings(),
+            "stopped": run.stopped, "scores": run.standings(),
         })
-        await self.room.broadcast(m.STATUS, self._status("stopped" if stopped else "finished", by, run=run))
+        await self._broadcast(m.STATUS, self._status("stopped" if run.stopped else "finished", by, run=run))
         if run.results:
             await self._send_export(run, self._export_recipients(run, by))
 
@@ -327,7 +333,7 @@ class QuizMaster:
         filename = f"quiz-{_safe(run.bank.name)}-{stamp}.csv"
         for user_id in recipients:
             for number, part in enumerate(parts, 1):
-                await self.room.send(user_id, m.EXPORT, {
+                await self._send(user_id, m.EXPORT, {
                     "filename": filename, "media_type": "text/csv", "part": number, "parts": len(parts),
                     "rows": text.count("\r\n") - 1 if number == len(parts) else None, "csv": part,
                 })
@@ -347,7 +353,7 @@ class QuizMaster:
                              streak_bonus=answer.points.streak, seconds=round(answer.elapsed, 1))
             else:
                 value["points"] = 0
-            await self.room.send(player.id, m.RESULT, value)
+            await self._send(player.id, m.RESULT, value)
 
     # -- values -------------------------------------------------------------------
 
@@ -362,8 +368,8 @@ class QuizMaster:
             "hints": len(question.hints), "hints_shown": list(question.hints[: run.hints_given]),
         }
 
-    def _reveal_value(self, run: QuizRun, result: QuestionResult, last: bool,
-                      next_in: float | None) -> dict[str, Any]:
+    def _reveal_value(self, run: QuizRun, result: QuestionResult, last: bool) -> dict[str, Any]:
+        next_in = None if last else run.time_left(self._now())
         return {
             "number": result.index + 1, "of": run.total, "text": result.question.text,
             **result.question.solution(), "answered": len(result.answers), "correct": result.correct,
@@ -390,12 +396,26 @@ class QuizMaster:
             value[key] = item.model_dump() if isinstance(item, Scoring) else item
         return value
 
+    async def _send(self, user_id: int, type: str, value: Any) -> None:
+        _check(await self.room.send(user_id, type, value), self.room.name, type, user_id)
+
+    async def _broadcast(self, type: str, value: Any) -> None:
+        _check(await self.room.broadcast(type, value), self.room.name, type, None)
+
     async def _error(self, user_id: int, code: str, message: str, **extra: Any) -> None:
-        await self.room.send(user_id, m.ERROR, {"code": code, "message": message, **extra})
+        await self._send(user_id, m.ERROR, {"code": code, "message": message, **extra})
 
     def close(self) -> None:
         """Stop the timers (the bot left the room)."""
         self._cancel_timers()
+
+
+def _check(ack: Any, room: str, type: str, to: int | None) -> None:
+    """Log a message the server refused (a room's rate limit or size limit, say): the quiz goes on."""
+    code = getattr(ack, "code", None)
+    if code is not None:
+        event(log, "quiz_message_refused", logging.WARNING, room=room, type=type, to=to if to is not None else "room",
+              code=code)
 
 
 def _only(names: list[str]) -> str | None:

@@ -257,3 +257,53 @@ def test_a_late_joiner_gets_the_open_question_and_big_exports_come_in_parts(bank
         assert len(rows) == 40 and parts[-1]["rows"] == 40
 
     run(play())
+
+
+def test_a_bank_broken_since_start_up_is_reported_to_the_teacher(bank_file: Path) -> None:
+    async def play() -> None:
+        master, room, _ = make(bank_file)
+        bank_file.write_text("questions:\n  - question: Q\n    answer: a\n    hint: [oops]\n")
+        await master.command(TEACHER, {"action": "start"})
+        error = room.of("quiz-error", TEACHER.id)[-1]
+        assert error["code"] == "bad_bank"
+        assert str(bank_file) in error["message"] and "question 1 (questions.0), key 'hint'" in error["message"]
+        assert not room.of("quiz-status")
+        bank_file.write_text(BANK)  # fixed: the next start reads it again
+        await master.command(TEACHER, {"action": "start", "questions": 1, "shuffle": True})
+        assert room.of("quiz-status")[-1]["questions"] == 1
+
+    run(play())
+
+
+def test_text_commands_and_answers_arrive_through_the_bot(bank_file: Path) -> None:
+    from roomchat.bot import Incoming
+    from roomchat_bots.quiz.messages import text_command
+
+    assert text_command("/quiz start my bank") == {"action": "start", "bank": "my bank"}
+    assert text_command("!QUIZ Pause") == {"action": "pause"}
+    assert text_command("/quiz") == {"action": "status"}
+    assert text_command("quiz start") is None and text_command("Paris") is None
+
+    async def play() -> None:
+        clock = FakeClock()
+        bot = QuizBot({"banks": {"test": str(bank_file)}, "start_delay": 0}, clock=clock)
+        room = bot.room("class")
+        fake = Room(clock)
+        room.users, room.send, room.broadcast = fake.users, fake.send, fake.broadcast  # type: ignore[method-assign]
+
+        def msg(sender: User, type: str, value: Any) -> Incoming:
+            return Incoming(sender, sender.id, type, value, None, None, direct=True)
+
+        await bot.on_direct_message(room, msg(ANN, "text", "/quiz start"))
+        assert fake.of("quiz-error", ANN.id)[-1]["code"] == "forbidden"
+        await bot.on_direct_message(room, msg(TEACHER, "text", "/quiz start test"))
+        assert fake.of("quiz-question")[-1]["number"] == 1
+        await bot.on_direct_message(room, msg(ANN, "text", "paris"))
+        await bot.on_direct_message(room, msg(BOB, "quiz-answer", {"text": "Paris"}))
+        assert len(fake.of("quiz-received")) == 2
+        await bot.on_direct_message(room, msg(BOB, "typing", True))  # not for the quiz: ignored
+        assert [t for _, t, _ in fake.sent][-1] == "quiz-received"  # nothing after the answers
+        await bot.on_stop()
+        assert clock.pending() == 0
+
+    run(play())
