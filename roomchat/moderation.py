@@ -108,7 +108,7 @@ async def roomchat_check_message(ctx: MessageContext) -> None:
     if mute is not None:
         if not mute.active(now):
             await store(ctx.server).remove("mute", ctx.room, sender.id)
-        elif target is None or not target.role.is_staff:
+        elif _binds(mute, sender) and (target is None or not target.role.is_staff):
             raise Refusal("muted", f"You are muted in this room{_until_text(mute, now)}{_reason_text(mute)}",
                           until=_ms(mute.until))
     if lock is None or sender.role is not Role.STUDENT:
@@ -137,6 +137,8 @@ async def check_banned(server: ChatServer, room: str, user: User) -> None:
     now = server.clock.now()
     if not ban.active(now):
         await store(server).remove("ban", room, user.id)
+        return
+    if not _binds(ban, user):
         return
     raise Refusal("banned", f"You are banned from room {room!r}{_until_text(ban, now)}{_reason_text(ban)}",
                   until=_ms(ban.until))
@@ -171,7 +173,7 @@ async def _user_action(ctx: MessageContext, value: ModerationValue) -> None:
         _check_rank(actor, target)
     now = server.clock.now()
     until = now + value.seconds if value.seconds is not None and value.action in ("mute", "ban") else None
-    sanction = Sanction(until, actor.id, value.reason)
+    sanction = Sanction(until, actor.id, value.reason, by_admin=actor.role is Role.ADMIN and not actor.bot)
     moderation = store(server)
     if value.action in ("mute", "ban"):
         await moderation.put(value.action, room, user_id, sanction, value.seconds)
@@ -199,6 +201,11 @@ async def _room_action(ctx: MessageContext, value: ModerationValue) -> None:
     notice = _notice(value, actor, None, until)
     await server.delivery.to_room(room, ROOM_ID, Message(TYPE, notice))
     event(log, "moderation", room=room, action=value.action, scope=value.scope, by=actor.id, bot=actor.bot)
+
+
+def _binds(sanction: Sanction, user: User) -> bool:
+    """Teachers are bound only by what an admin imposed (it may have been imposed while they were away)."""
+    return user.role is not Role.TEACHER or sanction.by_admin
 
 
 def _check_rank(actor: User, target: User) -> None:

@@ -222,3 +222,16 @@ def test_bots_moderate_through_the_same_actions(server: RoomchatThread, people: 
         assert code(ann.broadcast("text", "y")) == "forbidden"
         assert bot.call(bot.room().moderate("unlock")).ok
     wait_until(lambda: tess.received("user-disconnected"), "the bot left")
+
+
+def test_a_teacher_away_is_bound_only_by_an_admin(people: People) -> None:
+    tess, ada = people.join(TEACHER), people.join(ADMIN)
+    assert code(moderate(tess, "ban", TEACHER2)) is None  # Theo is away: his role is not known yet
+    assert people.join(TEACHER2).id == TEACHER2  # ...and a teacher's ban does not bind a teacher
+    people.clients[-1].close()
+    people.clients[0].wait_for("user-disconnected", lambda p: p["data"]["ID"] == TEACHER2)
+    assert code(moderate(ada, "ban", TEACHER2)) is None
+    with pytest.raises(JoinRefused) as refused:
+        people.join(TEACHER2)
+    assert refused.value.code == "banned"
+    assert code(moderate(ada, "unban", TEACHER2)) is None

@@ -111,13 +111,15 @@ class Sanction:
 
     ``until``: when it ends, in seconds since the epoch of the server's clock
     (None: until undone); ``by``: the ID of who imposed it; ``scope`` (locks):
-    ``all``, ``broadcast`` or ``direct``.
+    ``all``, ``broadcast`` or ``direct``; ``by_admin``: an admin imposed it
+    (only those bind a teacher).
     """
 
     until: float | None
     by: int
     reason: str = ""
     scope: str = ""
+    by_admin: bool = False
 
     def active(self, now: float) -> bool:
         """Whether it is still in force at ``now`` (read from the server's clock)."""
@@ -125,12 +127,14 @@ class Sanction:
 
     def as_json(self) -> dict[str, Any]:
         """A JSON object (what a Redis backend stores)."""
-        return {"until": self.until, "by": self.by, "reason": self.reason, "scope": self.scope}
+        return {"until": self.until, "by": self.by, "reason": self.reason, "scope": self.scope,
+                "by_admin": self.by_admin}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Sanction:
         """``as_json``'s inverse."""
-        return cls(data.get("until"), int(data.get("by", 0)), data.get("reason", ""), data.get("scope", ""))
+        return cls(data.get("until"), int(data.get("by", 0)), data.get("reason", ""), data.get("scope", ""),
+                   bool(data.get("by_admin", False)))
 
 
 class ModerationStore(ABC):
