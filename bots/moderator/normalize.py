@@ -19,6 +19,7 @@ patterns accept any repetition of each letter instead.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -48,6 +49,10 @@ LEET: dict[str, str] = {
 TRAILING_PUNCTUATION = frozenset("!|+")
 
 # Characters that people put between letters to dodge a filter.
+_ANY_LEET = re.compile("[" + re.escape("".join(LEET)) + "]")
+_WORDS = re.compile(r"[^\W_]+")
+_LEET_CHUNK = re.compile(r"\S*[" + re.escape("".join(LEET)) + r"]\S*")  # only chunks with a leet character
+
 # Not the apostrophe: "he'll" must not become "hell".
 SEPARATORS = frozenset(".-_*~/\\^=#")
 INVISIBLE = frozenset("\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d\u200e\u200f"
@@ -66,6 +71,7 @@ class View:
         return self.origin[start], self.origin[end - 1] + 1
 
 
+@functools.lru_cache(maxsize=4096)
 def fold_char(char: str) -> str:
     """One character with case, accents and look-alikes taken away ("" for invisible ones)."""
     if char in INVISIBLE:
@@ -88,14 +94,17 @@ def _is_wordish(char: str) -> bool:
     return char.isalnum() or char in LEET
 
 
+@functools.lru_cache(maxsize=64)
 def fold(text: str) -> View:
-    """Case, accents, look-alikes and invisible characters, without leetspeak."""
+    """Case, accents, look-alikes and invisible characters, without leetspeak (cached: rules share it)."""
+    if text.isascii():
+        return View(text.lower(), tuple(range(len(text))))  # the common case, at C speed
     chars: list[str] = []
     origin: list[int] = []
     for index, char in enumerate(text):
-        for out in fold_char(char):
-            chars.append(out)
-            origin.append(index)
+        folded = char.lower() if char.isascii() else fold_char(char)
+        chars.append(folded)
+        origin.extend([index] * len(folded))
     return View("".join(chars), tuple(origin))
 
 
@@ -109,8 +118,10 @@ def _is_word(core: list[str]) -> bool:
 def _deleet(view: View) -> View:
     """Map leetspeak inside words: a run of letters, digits and leet symbols with a letter in it."""
     text = view.text
+    if not _ANY_LEET.search(text):
+        return view
     chars = list(text)
-    for match in re.finditer(r"[^\s]+", text):
+    for match in _LEET_CHUNK.finditer(text):
         start, end = match.span()
         run = [c for c in text[start:end]]
         # only the word-ish core of the chunk: punctuation around it stays punctuation
@@ -129,6 +140,8 @@ def _deleet(view: View) -> View:
 
 
 def _drop(view: View, keep: list[bool]) -> View:
+    if all(keep):
+        return view
     return View(
         "".join(c for c, k in zip(view.text, keep) if k),
         tuple(o for o, k in zip(view.origin, keep) if k),
@@ -152,19 +165,27 @@ def _join(view: View) -> View:
     return _drop(view, keep)
 
 
-def views(text: str) -> list[View]:
-    """Every view of ``text`` that banned words are matched against (distinct ones only)."""
+@functools.lru_cache(maxsize=64)
+def _views(text: str) -> tuple[View, View]:
     plain = _deleet(fold(text))
-    joined = _join(plain)
+    return plain, _join(plain)
+
+
+def views(text: str) -> list[View]:
+    """Every view of ``text`` that banned words are matched against (distinct ones only).
+
+    Cached for the last few texts: every word list, the repeat rule and the
+    links rule of one message share the work.
+    """
+    plain, joined = _views(text)
     return [plain] if joined.text == plain.text else [plain, joined]
 
 
 def normalize(text: str) -> str:
     """The plain view's text: what a banned word or a repeated message is compared as."""
-    return _deleet(fold(text)).text
+    return _views(text)[0].text
 
 
 def compact(text: str) -> str:
     """Only the words of the joined view, one space apart: for comparing messages ("same text again")."""
-    joined = _join(_deleet(fold(text))).text
-    return " ".join(re.findall(r"[^\W_]+", joined))
+    return " ".join(_WORDS.findall(_views(text)[1].text))

@@ -112,10 +112,9 @@ def quote(items: list[str], limit: int = 3) -> str:
 
 def is_shouting(text: str, min_letters: int, ratio: float) -> bool:
     """Mostly capital letters, with enough letters to tell."""
-    cased = [c for c in text if c.isalpha() and c.lower() != c.upper()]
-    if len(cased) < min_letters:
-        return False
-    return sum(c.isupper() for c in cased) / len(cased) >= ratio
+    upper = sum(map(str.isupper, text))
+    cased = upper + sum(map(str.islower, text))
+    return cased >= min_letters and upper / cased >= ratio
 
 
 def calm(text: str) -> str:

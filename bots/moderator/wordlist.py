@@ -39,9 +39,12 @@ class Hit:
 
 
 def _letter(char: str) -> str:
+    """The regular expression of one letter: itself, or the class of the letters it may stand for."""
+    if char.isspace():
+        return " "
     alternatives = CONFUSABLE.get(char)
     if alternatives:
-        return "[" + "".join(re.escape(c) for c in alternatives) + "]"
+        return "[" + "".join(sorted(alternatives)) + "]"
     return re.escape(char)
 
 
@@ -57,14 +60,16 @@ def word_regex(word: str) -> str:
     if not any(c.isalnum() for c in folded):
         raise ValueError(f"banned word {word!r} has no letters or digits; write the word itself")
     parts = []
-    for char, run in groupby(folded):
-        count = len(list(run))
-        if char.isspace():
+    # Letters that stand in for each other form one run ("ill" is [il]{3,}, not [il]+[li]{2,}),
+    # which matches the same texts without backtracking quadratically on "kiiii...".
+    for letter, group in groupby(folded, key=_letter):
+        run = list(group)
+        if run[0].isspace():
             parts.append(r"[\W_]*")
-        elif not char.isalnum():
-            parts.append(re.escape(char) + "+")
+        elif not run[0].isalnum():
+            parts.append(letter + "+")
         else:
-            parts.append(_letter(char) + ("+" if count == 1 else f"{{{count},}}"))
+            parts.append(letter + ("+" if len(run) == 1 else f"{{{len(run)},}}"))
     return prefix + "".join(parts) + suffix
 
 

@@ -18,7 +18,7 @@ from roomchat_bots.moderator.settings import (
     format_duration,
     parse_duration,
 )
-from roomchat_bots.moderator.wordlist import WordList, redact
+from roomchat_bots.moderator.wordlist import WordList, redact, word_regex
 
 BANNED = WordList(["bad", "ass", "kill", "shit", "hell", "cunt", "fuck*", "shut up", "сука"], [r"n[o0]+pe+"])
 
@@ -119,6 +119,14 @@ def test_redact_replaces_the_original_span() -> None:
     text = "you are b.a.d and a $h1t, ok"
     assert redact(text, BANNED.find(text)) == "you are ***** and a ****, ok"
     assert redact(text, BANNED.find(text), mask="[...]") == "you are [...] and a [...], ok"
+
+
+def test_word_regexes_repeat_letters_and_merge_look_alike_runs() -> None:
+    assert word_regex("ass") == "a+s{2,}"
+    # i and l stand in for each other: one run, so "kiiii...x" cannot backtrack quadratically
+    assert word_regex("kill") == "k+[il]{3,}"
+    assert word_regex("shut up") == r"s+h+u+t+[\W_]*u+p+"
+    assert word_regex("fuck*") == r"f+u+c+k+[^\W_]*"
 
 
 def test_a_word_without_letters_is_refused() -> None:
