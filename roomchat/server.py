@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 import socketio
+from engineio import packet as eio_packet
 
 from . import protocol
 from .botrunner import BotHost
@@ -47,6 +48,15 @@ class SocketServer(socketio.AsyncServer):
     async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):  # type: ignore[no-untyped-def]
         _wants_ack.set(id is not None)
         return await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+
+    async def _handle_eio_disconnect(self, eio_sid, reason):  # type: ignore[no-untyped-def]
+        await super()._handle_eio_disconnect(eio_sid, reason)
+        # A long-polling client that closes still has a GET waiting for packets, and
+        # python-engineio leaves it open (for ping_interval + ping_timeout; a Python
+        # client blocks that long in disconnect()). Answer it, as Node's engine.io does.
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is not None and not socket.upgraded and reason == self.reason.CLIENT_DISCONNECT:
+            socket.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))
 
 
 def _cors(origins: list[str]) -> str | list[str] | None:
