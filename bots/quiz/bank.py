@@ -158,11 +158,11 @@ def _answer_text(value: AnswerValue) -> str:
 
 def _compile(spec: QuestionSpec, bank: BankSpec) -> Question:
     accepted = spec.accepted()
-    common = dict(
-        text=spec.question, time_limit=spec.time_limit or bank.time_limit, hints=tuple(spec.hints),
-        points=spec.points if spec.points is not None else bank.points, explanation=spec.explanation,
-        fuzzy=spec.fuzzy,
-    )
+    common: dict[str, Any] = {
+        "text": spec.question, "time_limit": spec.time_limit or bank.time_limit, "hints": tuple(spec.hints),
+        "points": spec.points if spec.points is not None else bank.points, "explanation": spec.explanation,
+        "fuzzy": spec.fuzzy,
+    }
     if spec.type == "choice":
         options = spec.options or []
         if not 2 <= len(options) <= MAX_OPTIONS:
@@ -171,17 +171,17 @@ def _compile(spec: QuestionSpec, bank: BankSpec) -> Question:
             raise ValueError("two options read the same once case, accents and punctuation are ignored")
         correct = frozenset(_option_index(value, options) for value in accepted)
         return Question("choice", answers=tuple(f"{option_key(i)}: {options[i]}" for i in sorted(correct)),
-                        options=tuple(options), correct_options=correct, **common)  # type: ignore[arg-type]
+                        options=tuple(options), correct_options=correct, **common)
     if spec.type == "truefalse":
         truths = {_truth(value) for value in accepted}
         if len(truths) != 1:
             raise ValueError("a true/false question has one answer, true or false")
         truth = truths.pop()
-        return Question("truefalse", answers=("true" if truth else "false",), truth=truth, **common)  # type: ignore[arg-type]
+        return Question("truefalse", answers=("true" if truth else "false",), truth=truth, **common)
     answers = tuple(_answer_text(value) for value in accepted)
     if not all(normalize(a) for a in answers):
         raise ValueError("an accepted answer is empty once punctuation is ignored")
-    return Question("free", answers=answers, **common)  # type: ignore[arg-type]
+    return Question("free", answers=answers, **common)
 
 
 def _option_index(value: AnswerValue, options: list[str]) -> int:

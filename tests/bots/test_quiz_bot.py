@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from roomchat_bots.quiz.bot import QuizBot
 
 from roomchat.clock import FakeClock
 from roomchat.testing import ChatClient, RoomchatProcess, RoomchatThread
 from roomchat.testing.bots import BotThread
-from roomchat_bots.quiz.bot import QuizBot
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT_ID = 900
@@ -91,9 +91,9 @@ def in_process(bank: Path) -> Iterator[Classroom]:
 
 @contextmanager
 def out_of_process(bank: Path) -> Iterator[Classroom]:
-    with RoomchatProcess(config(bank, external=True)) as server:
-        with BotThread(QuizBot, server.url, BOT_TOKEN, [ROOM], settings=settings(bank), bot_ids=[BOT_ID]) as bot:
-            yield Classroom(server.url, bot.advance)
+    with RoomchatProcess(config(bank, external=True)) as server, \
+            BotThread(QuizBot, server.url, BOT_TOKEN, [ROOM], settings=settings(bank), bot_ids=[BOT_ID]) as bot:
+        yield Classroom(server.url, bot.advance)
 
 
 def quiz(client: ChatClient, type: str, match: Callable[[Any], bool] = lambda v: True, count: int = 1) -> Any:
@@ -121,7 +121,7 @@ def answer(student: ChatClient, text: str, type: str = "quiz-answer") -> dict[st
 @pytest.mark.parametrize("classroom", [in_process, out_of_process], ids=["in-process", "out-of-process"])
 def test_a_whole_quiz(classroom: Callable[[Path], Any], bank: Path) -> None:
     with classroom(bank) as room, ExitStack() as stack:
-        join = lambda token: stack.enter_context(ChatClient(room.url, room=ROOM, token=token))  # noqa: E731
+        join = lambda token: stack.enter_context(ChatClient(room.url, room=ROOM, token=token))
         ada, ann, bob, cy = (join(u["token"]) for u in USERS)
         assert BOT_ID in {u["ID"] for u in ann.users}  # the bot is an ordinary participant
         students = (ann, bob, cy)
@@ -223,13 +223,13 @@ def test_a_whole_quiz(classroom: Callable[[Path], Any], bank: Path) -> None:
 def test_the_default_config_runs_the_quiz_bot_in_the_classroom(tmp_path: Path) -> None:
     shutil.copy(ROOT / "config" / "roomchat.yaml", tmp_path / "roomchat.yaml")
     shutil.copytree(ROOT / "config" / "quiz", tmp_path / "quiz")  # the bank path is relative to the config
-    with RoomchatProcess(tmp_path / "roomchat.yaml") as server:
-        with ChatClient(server.url, room="classroom", token="demo-teacher-ada") as ada, \
-                ChatClient(server.url, room="classroom", token="demo-student-grace") as grace:
-            bot = next(u for u in ada.users if u["name"] == "Quiz Master")
-            assert ada.send(bot["ID"], "text", "/quiz")["msg"] == "Message sent"
-            status = ada.wait_message(lambda d: d["message"]["type"] == "quiz-status")["message"]["value"]
-            assert status["state"] == "idle" and status["banks"] == ["sample"]
-            assert grace.send(bot["ID"], "text", "/quiz start")["msg"] == "Message sent"
-            refusal = grace.wait_message(lambda d: d["message"]["type"] == "quiz-error")["message"]["value"]
-            assert refusal["code"] == "forbidden"
+    with RoomchatProcess(tmp_path / "roomchat.yaml") as server, \
+            ChatClient(server.url, room="classroom", token="demo-teacher-ada") as ada, \
+            ChatClient(server.url, room="classroom", token="demo-student-grace") as grace:
+        bot = next(u for u in ada.users if u["name"] == "Quiz Master")
+        assert ada.send(bot["ID"], "text", "/quiz")["msg"] == "Message sent"
+        status = ada.wait_message(lambda d: d["message"]["type"] == "quiz-status")["message"]["value"]
+        assert status["state"] == "idle" and status["banks"] == ["sample"]
+        assert grace.send(bot["ID"], "text", "/quiz start")["msg"] == "Message sent"
+        refusal = grace.wait_message(lambda d: d["message"]["type"] == "quiz-error")["message"]["value"]
+        assert refusal["code"] == "forbidden"

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from roomchat_bots.quiz.bank import BankError, load_bank, parse_bank, parse_bank_text
 from roomchat_bots.quiz.export import results_csv, split_csv
 from roomchat_bots.quiz.game import QuizProblem, QuizRun

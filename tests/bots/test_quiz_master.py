@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from roomchat_bots.quiz.bot import QuizBot
+from roomchat_bots.quiz.controller import QuizMaster
 
 from roomchat.clock import FakeClock, Timer
 from roomchat.users import Role, User
-from roomchat_bots.quiz.bot import QuizBot
-from roomchat_bots.quiz.controller import QuizMaster
 
 TEACHER = User(1, Role.TEACHER, "Ada")
 ANN = User(2, Role.STUDENT, "Ann")
@@ -276,8 +276,9 @@ def test_a_bank_broken_since_start_up_is_reported_to_the_teacher(bank_file: Path
 
 
 def test_text_commands_and_answers_arrive_through_the_bot(bank_file: Path) -> None:
-    from roomchat.bot import Incoming
     from roomchat_bots.quiz.messages import text_command
+
+    from roomchat.bot import Incoming
 
     assert text_command("/quiz start my bank") == {"action": "start", "bank": "my bank"}
     assert text_command("!QUIZ Pause") == {"action": "pause"}
