@@ -163,6 +163,14 @@ class ModerationStore(ABC):
     async def restrictions(self, room: str, user_id: int) -> tuple[Sanction | None, Sanction | None]:
         """The user's mute and the room's lock in one read: the check every message makes."""
 
+    def may_restrict(self, room: str) -> bool:
+        """A synchronous hint: False only when surely no mute or lock exists in ``room``.
+
+        Lets every message of an unrestricted room skip the read. A shared
+        backend that cannot know without a round trip keeps the default, True.
+        """
+        return True
+
 
 class Leases(ABC):
     """Work that runs on one server of a cluster at a time (a configured bot), moving when its server dies."""

@@ -10,7 +10,16 @@ from typing import Any
 
 from ..users import User
 from .base import (
-    GuestIds, Joined, KeyValueStore, Leases, ModerationStore, Presence, RateLimiter, Sanction, SanctionKind, StateBackend,
+    GuestIds,
+    Joined,
+    KeyValueStore,
+    Leases,
+    ModerationStore,
+    Presence,
+    RateLimiter,
+    Sanction,
+    SanctionKind,
+    StateBackend,
 )
 
 
@@ -137,25 +146,37 @@ class MemoryKeyValue(KeyValueStore):
 
 
 class MemoryModeration(ModerationStore):
-    """Sanctions in a dict; an expired one is dropped when it is next read."""
+    """Sanctions in a dict, with a count of mutes and locks per room for ``may_restrict``."""
 
     def __init__(self) -> None:
         self._data: dict[tuple[str, str, int], Sanction] = {}
+        self._restricting: dict[str, int] = {}  # room -> how many mutes and locks it has
 
     async def put(self, kind: SanctionKind, room: str, user_id: int, sanction: Sanction, ttl: float | None) -> None:
+        if (kind, room, user_id) not in self._data and kind != "ban":
+            self._restricting[room] = self._restricting.get(room, 0) + 1
         self._data[(kind, room, user_id)] = sanction
 
     async def get(self, kind: SanctionKind, room: str, user_id: int) -> Sanction | None:
         return self._data.get((kind, room, user_id))
 
     async def remove(self, kind: SanctionKind, room: str, user_id: int) -> bool:
-        return self._data.pop((kind, room, user_id), None) is not None
+        if self._data.pop((kind, room, user_id), None) is None:
+            return False
+        if kind != "ban":
+            left = self._restricting[room] - 1
+            if left:
+                self._restricting[room] = left
+            else:
+                del self._restricting[room]
+        return True
 
     async def restrictions(self, room: str, user_id: int) -> tuple[Sanction | None, Sanction | None]:
         data = self._data
-        if not data:
-            return None, None
         return data.get(("mute", room, user_id)), data.get(("lock", room, 0))
+
+    def may_restrict(self, room: str) -> bool:
+        return room in self._restricting
 
 
 class MemoryLeases(Leases):
