@@ -388,6 +388,7 @@ def test_teacher_commands_and_students_asking(join: Callable[..., ChatClient]) -
     assert grace.send(MODERATOR, "text", "shit, what is the status")["msg"] == "Message sent"  # only bots read it
     assert "ask your teacher" in text_from(grace, MODERATOR, "ask your teacher")   # students get no commands
     assert refused(grace.send(MODERATOR, "moderator-flag", {"user": {}}))   # nobody can forge a flag
+    assert refused(grace.send(GRACE, "moderator-config", None))             # nor can a student switch it off
 
 
 def test_without_the_server_filter_the_bot_still_escalates(join: Callable[..., ChatClient]) -> None:
