@@ -12,10 +12,12 @@ from .normalize import fold
 # Bare domains are only recognised with these endings, so "e.g.", "node.js" or
 # "file.py" are not links; anything with a scheme or "www." always is.
 COMMON_TLDS = (
-    "com net org edu gov mil int info biz io co ai app dev me be to ly gg tv cc ws xyz top site online club "
-    "link live shop store blog news tech click page uk de fr ru cn jp br es nl eu ch se no pl ca au us in "
-    "tk ml ga cf gq su ua kr nz za mx ar at dk fi gr pt ro cz hu ie sk"
-).split()
+    "com", "net", "org", "edu", "gov", "mil", "int", "info", "biz", "io", "co", "ai", "app", "dev", "me", "be",
+    "to", "ly", "gg", "tv", "cc", "ws", "xyz", "top", "site", "online", "club", "link", "live", "shop",
+    "store", "blog", "news", "tech", "click", "page", "uk", "de", "fr", "ru", "cn", "jp", "br", "es", "nl",
+    "eu", "ch", "se", "no", "pl", "ca", "au", "us", "in", "tk", "ml", "ga", "cf", "gq", "su", "ua", "kr", "nz",
+    "za", "mx", "ar", "at", "dk", "fi", "gr", "pt", "ro", "cz", "hu", "ie", "sk",
+)
 
 _LINK = re.compile(
     r"(?:(?<![\w.@-])(?:https?|ftp)://[^\s<>\"'`]+)"

@@ -223,7 +223,8 @@ class RoomFilter:
         rule = self.settings.links
         if not rule.enabled:
             return
-        hosts = [link.host for text in texts for link in find_links(text) if not allowed(link.host, rule.allowed_domains)]
+        hosts = [link.host for text in texts for link in find_links(text)
+                 if not allowed(link.host, rule.allowed_domains)]
         if hosts:
             if rule.allowed_domains:
                 reason = f"it links to {quote(hosts)}; this room only allows links to {', '.join(rule.allowed_domains)}"

@@ -42,7 +42,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 SEVERITY = {"report": 0, "warn": 1, "mute": 2, "kick": 3, "ban": 4}
 
 
-def parse_duration(text: str | float | int) -> float:
+def parse_duration(text: str | float) -> float:
     """``90``, ``"90s"``, ``"10m"``, ``"1h"``, ``"2d"`` -> seconds."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         seconds = float(text)
@@ -87,7 +87,8 @@ class Step:
             (action, seconds), = value.items()
             value = f"{action} {seconds}"
         if not isinstance(value, str):
-            raise ValueError(f"{value!r} is not a step; write warn, mute 60s, kick, ban or report")
+            # ValueError, not TypeError: pydantic turns only ValueError into a validation error naming the key
+            raise ValueError(f"{value!r} is not a step; write warn, mute 60s, kick, ban or report")  # noqa: TRY004
         action, _, rest = value.strip().lower().partition(" ")
         if action not in SEVERITY:
             raise ValueError(f"{value!r}: unknown step {action!r}; use warn, mute 60s, kick, ban or report")

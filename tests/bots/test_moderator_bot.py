@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from roomchat_bots.moderator import Moderator
 
 from roomchat.clock import FakeClock
 from roomchat.testing import ChatClient, JoinRefused, RoomchatProcess, RoomchatThread
 from roomchat.testing.bots import BotThread
-from roomchat_bots.moderator import Moderator
 
 MODERATOR = 901
 TEACHER, GRACE, ALAN, ADMIN = 1, 2, 3, 4
@@ -52,8 +52,8 @@ SETTINGS: dict[str, Any] = {
     "grace_seconds": 0,  # the server's clock is real out of process; grace is unit-tested
     "text_notices": True,
 }
-ROOMS = ["words", "evasion", "redact", "report", "escalation", "decay", "flood", "repeat", "shouting", "links", "exempt", "dryrun",
-         "direct", "commands", "scunthorpe"]
+ROOMS = ["words", "evasion", "redact", "report", "escalation", "decay", "flood", "repeat", "shouting", "links",
+         "exempt", "dryrun", "direct", "commands", "scunthorpe"]
 STRICT_ROOM = {"admit": ["users"], "rate_limit": None, "message_types": "known"}
 
 

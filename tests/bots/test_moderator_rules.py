@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
-
-from roomchat.users import Role
 from roomchat_bots.moderator.escalation import decide, ladder_step, next_step
 from roomchat_bots.moderator.links import allowed, find_links
 from roomchat_bots.moderator.normalize import compact, normalize, views
@@ -19,6 +17,8 @@ from roomchat_bots.moderator.settings import (
     parse_duration,
 )
 from roomchat_bots.moderator.wordlist import WordList, redact, word_regex
+
+from roomchat.users import Role
 
 BANNED = WordList(["bad", "ass", "kill", "shit", "hell", "cunt", "sex", "dick", "fuck*", "shut up", "сука"],
                   [r"n[o0]+pe+"])
