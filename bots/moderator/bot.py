@@ -86,6 +86,10 @@ class Moderator(Bot):
         room.state["watch"] = None if active else RoomFilter(FilterSettings.model_validate(wire), room.me.id)
         if active:
             event(self.log, "filter_active", room=room.name, dry_run=wire["dry_run"])
+        elif ack.code == "too_large":
+            event(self.log, "filter_missing", logging.ERROR, room=room.name, code=ack.code,
+                  hint="the rules do not fit in one message of this room: raise the room's max_message_bytes "
+                       "or shorten the word lists; until then the bot watches messages itself and cannot block")
         else:
             event(self.log, "filter_missing", logging.WARNING, room=room.name, code=ack.code or "not consumed",
                   hint="the server does not run the moderator filter in this room; the bot watches messages "
