@@ -45,6 +45,7 @@ from .state.redis import (
     Change,
     PresenceEvent,
     RedisBackend,
+    RedisLink,
     Unavailable,
     parse_id,
     redis_options,
@@ -61,20 +62,41 @@ FIRST_RETRY = 0.2
 
 
 class ClusterManager(socketio.AsyncRedisManager):
-    """python-socketio's Redis manager, minus the round trip for an emit to one of this server's connections.
+    """python-socketio's Redis manager, with two changes.
 
-    An emit addressed to a single connection (``initial-response``, an
-    ``error-response``) that this server holds is delivered here and not
-    published: the other servers would only drop it.
+    - An emit addressed to one connection this server holds (``initial-response``,
+      an ``error-response``) is delivered here and not published: the other
+      servers would only drop it.
+    - While Redis is known to be away, an emit that must cross servers is
+      refused (``Unavailable``: the sender's ack says ``unavailable``) instead
+      of being published into the void, and a failed publish says so too.
     """
+
+    link: RedisLink | None = None  # set by cluster_parts
 
     async def emit(self, event: str, data: Any, namespace: str | None = None, room: str | None = None,
                    skip_sid: Any = None, callback: Any = None, to: str | None = None, **kwargs: Any) -> Any:
         room = to or room
-        if room is not None and not kwargs.get("ignore_queue") and self.is_connected(room, namespace or "/"):
-            kwargs["ignore_queue"] = True
+        if not kwargs.get("ignore_queue"):
+            if room is not None and self.is_connected(room, namespace or "/"):
+                kwargs["ignore_queue"] = True
+            elif self.link is not None and not self.link.up:
+                raise Unavailable()
         return await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid,
                                   callback=callback, **kwargs)
+
+    async def _publish(self, data: Any) -> Any:
+        for attempt in (1, 2):  # like python-socketio's: a second try on a fresh connection
+            try:
+                if not self.connected:
+                    self._redis_connect()
+                return await self.redis.publish(self.channel, self.json.dumps(data))
+            except (RedisError, OSError) as exc:
+                self.connected = False
+                if attempt == 2:
+                    event(log, "publish_failed", logging.ERROR, error=str(exc) or type(exc).__name__)
+                    raise Unavailable() from exc
+        return None
 
 
 def cluster_parts(config: Config) -> tuple[RedisBackend, ClusterManager]:
@@ -87,6 +109,7 @@ def cluster_parts(config: Config) -> tuple[RedisBackend, ClusterManager]:
     manager_log.setLevel(logging.WARNING)  # its retries are errors; its "initialized" line is not news
     manager = ClusterManager(cluster.redis_url, channel=f"{cluster.key_prefix}:socketio", logger=manager_log,
                              redis_options=redis_options(2.0))
+    manager.link = backend.link
     return backend, manager
 
 
@@ -160,6 +183,7 @@ class ClusterNode:
             if recovered and not first:
                 event(log, "redis_up", url=_safe_url(self.link.url))
                 self._reconcile_at = time.monotonic() + self.settings.dead_after_seconds
+                await self._resubscribe()
             if not existed and not first:
                 await self._resync()
             await self._reap_dead()
@@ -173,6 +197,16 @@ class ClusterNode:
             return False
         except Unavailable:
             return False
+
+    async def _resubscribe(self) -> None:
+        """Restart python-socketio's listener now rather than when its own backoff (up to 60 s) ends."""
+        manager = self.server.sio.manager
+        task = getattr(manager, "thread", None)
+        if not isinstance(task, asyncio.Task) or task.done():
+            return
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        manager.thread = self.server.sio.start_background_task(manager._thread)
 
     async def _resync(self) -> None:
         """Make Redis hold exactly this server's live connections (after Redis lost them, or reaped us)."""
@@ -244,6 +278,8 @@ class ClusterNode:
         The room's join lock keeps it from falling between a join's script and
         its initial-response: a change is either in a joiner's list or told to it.
         """
+        event(log, "presence_event", logging.DEBUG, room=ev.room, kind=ev.kind, user=ev.uid,
+              seq=f"{ev.seq[0]}-{ev.seq[1]}", local=ev.room in self.presence.rosters)
         if ev.room not in self.presence.rosters:
             self.presence.apply(ev)  # only moves the position: no connection here cares
             return
@@ -265,7 +301,7 @@ class ClusterNode:
             for room in list(self.presence.rosters):
                 async with self.server.joins.locks.hold(room):
                     seq, users = await self.presence.read_roster(room)
-                    if seq != self.presence.position:
+                    if seq > self.presence.position:
                         return  # events are on their way: try again when the feed is idle
                     for change in self.presence.reconcile(room, seq, users):
                         await self._announce(change)

@@ -93,9 +93,16 @@ def user_from_json(raw: bytes | str) -> User:
 
 JOIN = """
 -- KEYS: 1 order (zset uid->n), 2 users (hash uid->json), 3 conns of this user (hash sid->server),
---       4 this server's conns (hash sid->[room, uid]), 5 events stream, 6 order counter
--- ARGV: 1 uid, 2 user json, 3 sid, 4 server id, 5 room, 6 stream maxlen, 7 want snapshot, 8 room key base
+--       4 this server's conns (hash sid->[room, uid]), 5 events stream, 6 order counter, 7 guest ID counter
+-- ARGV: 1 uid, 2 user json, 3 sid, 4 server id, 5 room, 6 stream maxlen, 7 want snapshot, 8 room key base,
+--       9 first guest ID
 local uid, sid = ARGV[1], ARGV[3]
+-- A guest present keeps the guest counter above its ID (it matters when Redis lost the counter:
+-- the servers' resync puts their guests back, and new guests are numbered after them).
+local n = tonumber(uid)
+if n >= tonumber(ARGV[9]) and tonumber(redis.call('GET', KEYS[7]) or '0') < n then
+  redis.call('SET', KEYS[7], n)
+end
 redis.call('HSET', KEYS[3], sid, ARGV[4])
 redis.call('HSET', KEYS[4], sid, cjson.encode({ARGV[5], uid}))
 local first = 0
@@ -354,9 +361,10 @@ class RedisPresence(Presence):
 
     announces = True
 
-    def __init__(self, link: RedisLink, server_id: str) -> None:
+    def __init__(self, link: RedisLink, server_id: str, guest_id_start: int) -> None:
         self.link = link
         self.server_id = server_id
+        self.guest_id_start = guest_id_start
         self.position: StreamId = ZERO  # how far the feed has read
         self.rosters: dict[str, Roster] = {}
         self.local: dict[str, dict[str, Local]] = {}  # room -> sid -> connection on this server
@@ -386,8 +394,10 @@ class RedisPresence(Presence):
                         ) -> tuple[int, StreamId, dict[int, tuple[User, set[str]]]]:
         base = self.link.room_key(room)
         keys = [f"{base}:order", f"{base}:users", f"{base}:conns:{user.id}",
-                self.link.key("server", self.server_id, "conns"), self.link.key("events"), f"{base}:n"]
-        args = [user.id, user_json(user), sid, self.server_id, room, STREAM_MAXLEN, int(want_snapshot), base]
+                self.link.key("server", self.server_id, "conns"), self.link.key("events"), f"{base}:n",
+                self.link.key("guest_ids")]
+        args = [user.id, user_json(user), sid, self.server_id, room, STREAM_MAXLEN, int(want_snapshot), base,
+                self.guest_id_start]
         first, raw_id, rows = await self.link.call(lambda: self.link.join(keys=keys, args=args))
         return first, parse_id(raw_id), _rows(rows)
 
@@ -686,7 +696,7 @@ class RedisBackend(StateBackend):
         self.settings = settings
         self.server_id = server_id
         link = self.link
-        super().__init__(RedisPresence(link, server_id), RedisGuestIds(link, guest_id_start), RedisRateLimiter(link),
+        super().__init__(RedisPresence(link, server_id, guest_id_start), RedisGuestIds(link, guest_id_start), RedisRateLimiter(link),
                          RedisKeyValue(link), moderation=RedisModeration(link),
                          leases=RedisLeases(link, server_id, settings))
         self.node: Any = None  # the ClusterNode, once bound to a server

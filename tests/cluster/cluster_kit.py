@@ -187,6 +187,15 @@ def cluster(redis_server: RedisServer, tmp_path: Path) -> Iterator[Cluster]:
     group.close()
 
 
+@pytest.fixture(scope="module")
+def shared_cluster(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Three servers shared by a whole test module (each test uses its own rooms)."""
+    group = Cluster(redis_server, tmp_path_factory.mktemp("cluster"))
+    group.start(3)
+    yield group
+    group.close()
+
+
 def presence_events(client: ChatClient, user_id: int) -> list[str]:
     """The ``user-connected`` / ``user-disconnected`` events a client got about one user, in order."""
     return [name for name, payload in list(client.events)
