@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import socketio
 
 from . import protocol
@@ -90,7 +91,7 @@ class RoomLink:
         self.url = url
         self.token = token
         self.fatal_refusals = fatal_refusals
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or Backoff(initial=0.5, maximum=10.0)
         self.ack_timeout = ack_timeout
         self.joins = 0  # how many times the bot joined this room
         self.joined = asyncio.Event()
@@ -118,10 +119,14 @@ class RoomLink:
 
     async def run(self) -> None:
         """Stay in the room until cancelled: connect, handle events, reconnect with backoff."""
+        async with aiohttp.ClientSession() as http:  # one for every attempt, closed when the bot leaves
+            await self._run(http)
+
+    async def _run(self, http: aiohttp.ClientSession) -> None:
         first = True
         while True:
             try:
-                await self._visit()
+                await self._visit(http)
             except BotRefused as refused:
                 if first and self.fatal_refusals and refused.code in FATAL_CODES:
                     raise
@@ -134,11 +139,11 @@ class RoomLink:
             event(log, "bot_reconnect", room=self.room.name, bot=self.room.me.id, seconds=round(delay, 2))
             await asyncio.sleep(delay)
 
-    async def _visit(self) -> None:
+    async def _visit(self, http: aiohttp.ClientSession) -> None:
         """One connection, from connect to disconnect."""
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         refusal: dict[str, Any] = {}
-        client = socketio.AsyncClient(reconnection=False)
+        client = socketio.AsyncClient(reconnection=False, http_session=http)
         for name in (protocol.INITIAL_RESPONSE, protocol.USER_CONNECTED, protocol.USER_DISCONNECTED,
                      protocol.MESSAGE, protocol.ERROR_RESPONSE):
             client.on(name, _enqueue(queue, name))
@@ -154,8 +159,8 @@ class RoomLink:
                 await client.connect(self.url, auth={"room": self.room.name, "token": self.token},
                                      transports=["websocket"], wait_timeout=10)
             except socketio.exceptions.ConnectionError as exc:
-                if refusal:
-                    code = (refusal.get("data") or {}).get("code")
+                code = (refusal.get("data") or {}).get("code") if isinstance(refusal.get("data"), dict) else None
+                if code:  # the server said no; anything else means it could not be reached
                     raise BotRefused(self.room.name, code, refusal.get("message", str(exc))) from None
                 raise
             await self._handle_events(queue)
