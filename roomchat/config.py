@@ -152,12 +152,30 @@ class BotConfig(Strict):
 
 
 class ClusterConfig(Strict):
-    """Several servers as one, sharing state through Redis."""
+    """Several servers as one, sharing state through Redis (docs/scaling.md)."""
 
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    key_prefix: str = "roomchat"
-    heartbeat_seconds: PositiveFloat = 2.0
-    dead_after_seconds: PositiveFloat = 6.0
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="redis://, rediss:// (TLS) or unix:// URL")
+    key_prefix: Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\s]+$")] = Field(
+        "roomchat", description="every key and channel starts with it: clusters sharing one Redis use different ones")
+    heartbeat_seconds: PositiveFloat = Field(2.0, description="how often a server says it is alive")
+    dead_after_seconds: PositiveFloat = Field(
+        6.0, description="a server silent this long is dead: its users leave their rooms, its bots move")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, url: str) -> str:
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"must start with redis://, rediss:// or unix:// (got {url!r})")
+        return url
+
+    @model_validator(mode="after")
+    def _dead_after_beats(self) -> ClusterConfig:
+        if self.dead_after_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError(
+                f"dead_after_seconds ({self.dead_after_seconds:g}) must be at least twice heartbeat_seconds "
+                f"({self.heartbeat_seconds:g}), or a server that is only slow is taken for dead"
+            )
+        return self
 
 
 class Config(Strict):
