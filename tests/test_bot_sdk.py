@@ -8,6 +8,7 @@ the other users. Time is a FakeClock: nothing sleeps.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -219,7 +220,8 @@ def test_timers_run_on_the_bots_clock(server: RoomchatThread) -> None:
         assert texts(ann, 92).count("timer fired") == 1
 
 
-def test_a_raising_handler_or_timer_is_isolated(server: RoomchatThread) -> None:
+def test_a_raising_handler_or_timer_is_isolated(server: RoomchatThread, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger="roomchat.bots")
     room = room_name()
     with BotThread(Recorder, server.url, bot_token(server, 93, "Buggy"), [room]) as bot, \
             ChatClient(server.url, room=room, name="Ann") as ann, ChatClient(server.url, room=room, name="Bob") as bob:
@@ -231,6 +233,10 @@ def test_a_raising_handler_or_timer_is_isolated(server: RoomchatThread) -> None:
         ann.broadcast("text", "ping")  # the bot is still there and answering
         assert bob.wait_message(lambda d: d["from"] == 93 and d["message"]["value"] == "pong")
         assert bot.runner.crashes == 0 and bot.joins() == 1
+    failures = [r for r in caplog.records if r.getMessage() == "bot_handler_failed"]
+    assert [r.fields["handler"] for r in failures] == ["on_room_message", f"timer in {room}"]  # type: ignore[attr-defined]
+    assert any("a bug in a handler" in (r.exc_text or "") or (r.exc_info and "a bug in a handler" in str(r.exc_info[1]))
+               for r in caplog.records)
 
 
 def test_bots_ignore_bots_so_they_cannot_loop() -> None:
