@@ -311,3 +311,13 @@ def test_in_process_bots_use_the_servers_clock() -> None:
         assert "timer fired" not in texts(ann, 85)
         srv.advance(1)
         assert ann.wait_message(lambda d: d["message"]["value"] == "timer fired")["from"] == 85
+
+
+def test_bots_are_not_rate_limited() -> None:
+    cfg = {"rooms": {"strict": {"admit": ["users", "guests"], "rate_limit": {"messages": 2, "per_seconds": 60}}}}
+    with RoomchatThread(cfg) as srv, BotThread(Recorder, srv.url, bot_token(srv, 94, "Busy"), ["strict"]) as bot, \
+            ChatClient(srv.url, room="strict", name="Ann") as ann:
+        acks = [bot.call(bot.room().send(ann.id, "text", f"answer {i}")) for i in range(6)]
+        assert all(ack.ok for ack in acks), acks
+        assert [ann.broadcast("text", "x")["msg"] == "Message sent" for _ in range(3)] == [True, True, False]
+        assert ann.broadcast("text", "x")["data"]["code"] == "rate_limited"
