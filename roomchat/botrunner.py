@@ -298,8 +298,10 @@ class BotHost:
         for index, spec in enumerate(config.bots):
             user = User(spec.id, spec.role, spec.name, bot=True)
             if spec.run == "external":
-                assert isinstance(spec.token, str), "resolve_secrets() runs before this"
-                server.auth.add_token(spec.token, user)
+                if isinstance(spec.token, str):
+                    server.auth.add_token(spec.token, user)
+                else:
+                    problems.append(f"bots.{index}.token: not resolved (load the config with load_config)")
                 continue
             found = self._check(index, spec, problems)
             if found is None:
