@@ -45,6 +45,7 @@ OUTCOME = {
     "redacted": "Your message was changed before the room saw it",
     "delivered": "Your message broke a room rule",
 }
+DID = {"blocked": "was not sent", "redacted": "was changed", "delivered": "was delivered"}
 WOULD = {"blocked": "would not have been sent", "redacted": "would have been changed",
          "delivered": "broke a room rule"}
 HELP = ("Moderator commands (direct messages, teachers and admins): help; status; log; "
@@ -147,10 +148,10 @@ class Moderator(Bot):
         if dry_run:
             done = await self.dry_run_report(room, user, outcome, hits, decision)
         elif decision.step.action == "report":
-            done = await self.report(room, f"{_who(user)}: {reason}")
+            done = await self.report(room, _told(user, outcome, hits))
         else:
             done = await self.act(room, user, decision, reason, outcome, upcoming)
-        rule = hits[0]["rule"]
+        rule = decision.rules[0]
         event(self.log, "moderation_action", room=room.name, user=user.id, rule=rule,
               rules=",".join(h["rule"] for h in hits), step=str(decision.step), offence=decision.offence or "",
               outcome=outcome, dry_run=dry_run, done=done)
@@ -269,6 +270,13 @@ class Moderator(Bot):
 
 def _who(user: User) -> str:
     return f"{user.name} ({user.id})"
+
+
+def _told(user: User, outcome: str, hits: list[dict[str, Any]]) -> str:
+    """A teacher's report of a ``report`` step: who, which rules, what happened to the message, why."""
+    rules = ", ".join(dict.fromkeys(h["rule"] for h in hits))
+    why = "; ".join(dict.fromkeys(str(h.get("reason", "")) for h in hits))
+    return f"{_who(user)} ({rules}): the message {DID.get(outcome, DID['delivered'])}: {why}."
 
 
 def _ack_value(ack: Ack) -> Any:

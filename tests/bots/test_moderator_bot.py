@@ -231,7 +231,7 @@ def test_a_report_only_rule_tells_the_teachers_and_nobody_else(join: Callable[..
     assert said(grace, "who has the Homework-Machine link?")["msg"] == "Message sent"
     assert text_from(alan, GRACE) == "who has the Homework-Machine link?"
     report = text_from(teacher, MODERATOR)
-    assert report.startswith("Grace Hopper (2): Your message broke a room rule: it contains “Homework-Machine”")
+    assert report.startswith("Grace Hopper (2) (words:watch): the message was delivered: it contains “Homework-Machine”")
     assert refused(said(grace, "shit"))
     assert notice(grace, action="warn")["offence"] == 1          # the report was no offence
     assert notices(grace) == [notice(grace, action="warn")] and texts_from(grace, MODERATOR)[0].startswith(
