@@ -16,6 +16,7 @@ test says ``bot.advance(20)`` instead of sleeping::
 
 Against a ``RoomchatProcess``, declare the bot in the server's config as an
 external bot (``run: external`` with a ``token``) and pass that token.
+``BotProcess`` runs ``roomchat bot run`` itself as a process.
 For bots inside a ``RoomchatThread`` server (the config's ``bots:``), give the
 server the FakeClock instead: ``RoomchatThread(config, clock=FakeClock())``
 and ``server.advance(20)``.
