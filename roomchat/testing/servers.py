@@ -62,7 +62,9 @@ class RoomchatProcess:
         self.config_path = Path(config) if isinstance(config, (str, Path)) else write_config(config)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = self.config_path.with_name(f"server-{self.port}.log")
+        # Beside a config the test wrote, or in a temp folder for a config it did not (never in a checkout).
+        log_dir = self.config_path.parent if isinstance(config, dict) else Path(tempfile.mkdtemp(prefix="roomchat-log-"))
+        self.log_path = log_dir / f"server-{self.port}.log"
         self.env = {**os.environ, **(env or {})}
         self.args = args or []
         self.proc: subprocess.Popen[bytes] | None = None
@@ -153,9 +155,19 @@ class RoomchatThread:
         self.call(self.clock.advance(seconds))
 
     def _run(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self._server.serve())
+        loop = self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._server.serve())
+        finally:
+            # Cancel what the server left (engineio ping tasks, a join mid-way) and close the loop,
+            # as asyncio.run() would, so nothing is reported as destroyed while pending.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
 
     def call(self, coro: Any, timeout: float = 10.0) -> Any:
         """Run a coroutine on the server's loop and return its result."""
