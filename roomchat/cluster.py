@@ -127,6 +127,8 @@ class ClusterNode:
         self._tasks: list[asyncio.Task[None]] = []
         self._position_known = asyncio.Event()
         self._reconcile_at: float | None = None
+        self._epoch: bytes | None = None
+        self._rewind = False  # set by the heartbeat, done by the feed (which owns the position)
         self._beat_ms = int(self.settings.dead_after_seconds * 1000)
 
     # -- life -------------------------------------------------------------------
@@ -170,21 +172,26 @@ class ClusterNode:
             failures = 0 if await self._beat() else min(failures + 1, 16)
 
     async def _beat(self, first: bool = False) -> bool:
-        """One heartbeat; False when Redis did not answer."""
+        """One heartbeat (and health check, resync, reaping); False when Redis did not answer."""
         try:
-            existed = await self.link.heartbeat(
-                keys=[self.link.key("server", self.id, "hb"), self.link.key("servers")], args=[self.id, self._beat_ms])
-            if not self._position_known.is_set():
+            keys = [self.link.key("server", self.id, "hb"), self.link.key("servers"), self.link.key("epoch")]
+            proposal = uuid.uuid4().hex  # fresh each time: a new epoch never equals an old one
+            existed, epoch = await self.link.heartbeat(keys=keys, args=[self.id, self._beat_ms, proposal])
+            if self._epoch is None:  # the first answer: read the stream from here on
                 last = await self.link.client.xrevrange(self.link.key("events"), count=1)
                 self.presence.position = parse_id(last[0][0]) if last else ZERO
                 self._position_known.set()
+            elif epoch != self._epoch:
+                event(log, "redis_data_lost", logging.WARNING, effect="this server registers its connections again")
+                self._rewind = True
+            self._epoch = epoch
             recovered = not self.link.up
             self.link.up = True
             if recovered and not first:
                 event(log, "redis_up", url=_safe_url(self.link.url))
                 self._reconcile_at = time.monotonic() + self.settings.dead_after_seconds
                 await self._resubscribe()
-            if not existed and not first:
+            if not first and (recovered or not existed):
                 await self._resync()
             await self._reap_dead()
             return True
@@ -224,7 +231,8 @@ class ClusterNode:
                 room, uid = json.loads(raw)
                 await self.presence._run_leave(room, int(uid), sid)
                 removed += 1
-        event(log, "cluster_resync", server=self.id, rejoined=added, removed=removed)
+        if added or removed:
+            event(log, "cluster_resync", server=self.id, rejoined=added, removed=removed)
 
     async def _reap_dead(self) -> None:
         for raw in await self.link.client.smembers(self.link.key("servers")):
@@ -249,6 +257,9 @@ class ClusterNode:
         try:
             while True:
                 await self._position_known.wait()
+                if self._rewind:
+                    self._rewind = False
+                    self.presence.rewind()
                 try:
                     position = self.presence.position
                     reply = await client.xread({stream: f"{position[0]}-{position[1]}"}, count=FEED_BATCH,

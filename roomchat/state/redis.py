@@ -184,12 +184,14 @@ return {id, roster}
 """
 
 HEARTBEAT = """
--- KEYS: 1 this server's heartbeat, 2 servers set   ARGV: 1 server id, 2 ttl ms
--- Returns 1 if the heartbeat was still there (0: first beat, or this server was presumed dead).
+-- KEYS: 1 this server's heartbeat, 2 servers set, 3 epoch   ARGV: 1 server id, 2 ttl ms, 3 proposed epoch
+-- Returns {1 if the heartbeat was still there (0: first beat, or this server was taken for dead),
+--          the epoch: set once by the first server to beat, so a new one means Redis lost its data}.
 local existed = redis.call('EXISTS', KEYS[1])
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1])
-return existed
+redis.call('SET', KEYS[3], ARGV[3], 'NX')
+return {existed, redis.call('GET', KEYS[3])}
 """
 
 GUEST_ID = """
@@ -518,6 +520,15 @@ class RedisPresence(Presence):
     def _drop_if_unused(self, room: str) -> None:
         if room not in self.local and room not in self._joining:
             self.rosters.pop(room, None)
+
+    def rewind(self) -> None:
+        """Redis lost its data and the stream starts again: read it from the start, trust no old position."""
+        self.position = ZERO
+        for roster in self.rosters.values():
+            roster.seq = ZERO
+        for conns in self.local.values():
+            for conn in conns.values():
+                conn.seq = ZERO
 
     def local_connections(self) -> dict[str, tuple[str, User]]:
         """Every connection this server has joined to a room: sid -> (room, user)."""

@@ -56,6 +56,7 @@ def test_redis_restart_is_survived_and_joins_are_refused_while_it_is_away(cluste
     cluster.redis.start()
     for server in (s1, s2):
         wait_log(server, "event=redis_up")
+        wait_log(server, "event=redis_data_lost")
         wait_log(server, "event=cluster_resync")
     wait_subscribed(cluster, 3)
     cat = cluster.join(late, room, CAT)
