@@ -149,9 +149,11 @@ class ClusterNode:
 
     async def stop(self) -> None:
         """Stop the loops and leave the cluster: drop the heartbeat and whatever connections are left."""
-        for task in self._tasks:
+        listener = getattr(self.server.sio.manager, "thread", None)  # python-socketio never stops it
+        tasks = [*self._tasks, *([listener] if isinstance(listener, asyncio.Task) else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         if not self.link.up:
             return
         try:

@@ -42,12 +42,20 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ..config import ClusterConfig
 from ..errors import Refusal
 from ..logs import event
 from ..users import User
-from ..config import ClusterConfig
 from .base import (
-    GuestIds, Joined, KeyValueStore, Leases, ModerationStore, Presence, RateLimiter, Sanction, SanctionKind,
+    GuestIds,
+    Joined,
+    KeyValueStore,
+    Leases,
+    ModerationStore,
+    Presence,
+    RateLimiter,
+    Sanction,
+    SanctionKind,
     StateBackend,
 )
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from cluster_kit import ANN, BOB, CAT, TEACHER, Cluster, marker
 
 from roomchat.testing import JoinRefused
-
-from cluster_kit import ANN, BOB, CAT, TEACHER, Cluster, marker
 
 
 def values(client, type_: str = "text") -> list:  # type: ignore[no-untyped-def]

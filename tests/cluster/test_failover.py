@@ -21,9 +21,9 @@ def connections(url: str) -> int:
 def test_killed_server_users_disappear_from_the_other_servers_once(cluster: Cluster) -> None:
     s1, s2, s3 = cluster.start(3)
     room, other_room = cluster.room(), cluster.room()
-    ann = cluster.join(s1, room, ANN)
+    cluster.join(s1, room, ANN)
     guest = cluster.join(s1, room, name="Gus")
-    ann_elsewhere = cluster.join(s1, other_room, ANN)
+    cluster.join(s1, other_room, ANN)
     bob = cluster.join(s2, room, BOB)
     cat = cluster.join(s3, room, CAT)
     tess = cluster.join(s2, other_room, TEACHER)
@@ -42,7 +42,6 @@ def test_killed_server_users_disappear_from_the_other_servers_once(cluster: Clus
     assert len(reaped) == 1, cluster.logs()
     newcomer = cluster.join(s3, room, name="Newcomer")
     assert ANN not in [u["ID"] for u in newcomer.users] and guest.id not in [u["ID"] for u in newcomer.users]
-    del ann_elsewhere
 
 
 def test_a_server_stopped_cleanly_says_goodbye_at_once(cluster: Cluster) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from roomchat.testing import ChatClient
-
 from cluster_kit import ANN, BOB, CAT, TEACHER, Cluster, marker, presence_events
+
+from roomchat.testing import ChatClient
 
 
 def test_users_on_different_servers_see_each_other(cluster: Cluster) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from cluster_kit import ANN, BOB, CAT, Cluster, marker, presence_events
 
 from roomchat.testing import JoinRefused, RoomchatProcess
-
-from cluster_kit import ANN, BOB, CAT, Cluster, marker, presence_events
 
 
 def wait_log(server: RoomchatProcess, text: str, timeout: float = 15.0) -> None:
