@@ -125,6 +125,7 @@ def cluster_config(redis_url: str, prefix: str, **extra: Any) -> dict[str, Any]:
         "server": {"create_rooms": True, "new_room": {"admit": ["users", "guests"], "rate_limit": None},
                    "log_level": "info"},
         "users": [{"ID": uid, "name": name, "role": role, "token": token(uid)} for uid, (name, role) in USERS.items()],
+        "rooms": {"limited": {"admit": ["users"], "rate_limit": {"messages": 3, "per_seconds": 3600}}},
         "cluster": {"redis_url": redis_url, "key_prefix": prefix, "heartbeat_seconds": HEARTBEAT,
                     "dead_after_seconds": DEAD_AFTER},
     }

@@ -75,3 +75,30 @@ def test_kick_and_ban_reach_connections_on_other_servers(shared_cluster: Cluster
         with pytest.raises(JoinRefused) as refused:
             shared_cluster.join(server, room, CAT)
         assert refused.value.code == "banned"
+
+
+def test_a_users_rate_limit_counts_its_messages_on_every_server(shared_cluster: Cluster) -> None:
+    s1, s2, s3 = shared_cluster.servers
+    tess = shared_cluster.join(s1, "limited", TEACHER)
+    tabs = [shared_cluster.join(server, "limited", BOB) for server in (s1, s2, s3)]
+    acks = [tab.send(TEACHER, "text", f"from tab {i}")["msg"] for i, tab in enumerate(tabs)]
+    assert acks == ["Message sent"] * 3  # three allowed in the window, one through each server
+    for tab in tabs:
+        assert tab.send(TEACHER, "text", "one too many")["data"]["code"] == "rate_limited"
+    assert tess.send(BOB, "text", "the teacher has her own limit")["msg"] == "Message sent"
+
+
+def test_a_poll_opened_on_one_server_counts_votes_from_the_others(shared_cluster: Cluster) -> None:
+    s1, s2, s3 = shared_cluster.servers
+    room = shared_cluster.room()
+    tess = shared_cluster.join(s1, room, TEACHER)
+    bob = shared_cluster.join(s2, room, BOB)
+    cat = shared_cluster.join(s3, room, CAT)
+    marker(shared_cluster, s1, room, [tess, bob, cat])
+    ack = tess.broadcast("poll", {"question": "Tea or coffee?", "options": ["tea", "coffee"]})
+    assert ack["msg"] == "Message sent", ack
+    poll_id = ack["data"]["id"]
+    assert bob.broadcast("vote", {"poll": poll_id, "option": 0})["msg"] == "Message sent"
+    assert cat.broadcast("vote", {"poll": poll_id, "option": 1})["msg"] == "Message sent"
+    results = tess.wait_message(lambda m: m["message"]["type"] == "poll-results" and m["message"]["value"]["total"] == 2)
+    assert results["message"]["value"]["counts"] == [1, 1]
