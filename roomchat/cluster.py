@@ -41,6 +41,7 @@ from .config import Config
 from .delivery import room_channel
 from .logs import event
 from .state.redis import (
+    STREAM_MAXLEN,
     ZERO,
     Change,
     PresenceEvent,
@@ -245,7 +246,7 @@ class ClusterNode:
     async def _reap(self, other: str) -> None:
         keys = [self.link.key("server", other, "hb"), self.link.key("server", other, "conns"),
                 self.link.key("servers"), self.link.key("events")]
-        users = int(await self.link.reap(keys=keys, args=[other, self.link.prefix, 10_000]))
+        users = int(await self.link.reap(keys=keys, args=[other, self.link.prefix, STREAM_MAXLEN]))
         if users >= 0 and other != self.id:
             event(log, "server_reaped", logging.WARNING, dead=other, users=users, by=self.id)
 
