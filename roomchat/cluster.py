@@ -172,7 +172,12 @@ class ClusterNode:
         while True:
             # While Redis is away, retry sooner and back off up to the heartbeat interval.
             await asyncio.sleep(min(FIRST_RETRY * 2**failures, every) if failures else every)
-            failures = 0 if await self._beat() else min(failures + 1, 16)
+            try:
+                ok = await self._beat()
+            except Exception:  # a bug must not stop the heartbeat: the others would take this server for dead
+                log.exception("cluster heartbeat failed")
+                ok = False
+            failures = 0 if ok else min(failures + 1, 16)
 
     async def _beat(self, first: bool = False) -> bool:
         """One heartbeat (and health check, resync, reaping); False when Redis did not answer."""
@@ -226,13 +231,13 @@ class ClusterNode:
         added = removed = 0
         for sid, (room, user) in live.items():
             if sid not in actual and sid not in self.presence.joining_sids:
-                await self.presence._run_join(room, user, sid, want_snapshot=False)
+                await self.presence.write_join(room, user, sid, want_snapshot=False)
                 added += 1
         for sid in actual - live.keys() - self.presence.joining_sids:
             raw = await self.link.client.hget(conns_key, sid)
             if raw:
                 room, uid = json.loads(raw)
-                await self.presence._run_leave(room, int(uid), sid)
+                await self.presence.write_leave(room, int(uid), sid)
                 removed += 1
         if added or removed:
             event(log, "cluster_resync", server=self.id, rejoined=added, removed=removed)
@@ -280,7 +285,10 @@ class ClusterNode:
                     self._reconcile_at = time.monotonic() + self.settings.dead_after_seconds
                 for _, entries in reply or ():
                     for raw_id, fields in entries:
-                        await self._apply(PresenceEvent.parse(raw_id, fields))
+                        try:
+                            await self._apply(PresenceEvent.parse(raw_id, fields))
+                        except Exception:  # one bad event must not stop the feed
+                            log.exception("presence event %r could not be applied", raw_id)
                 if not reply and self._reconcile_at is not None and time.monotonic() >= self._reconcile_at:
                     await self._reconcile()
         finally:

@@ -388,7 +388,7 @@ class RedisPresence(Presence):
         self.joining_sids.add(sid)
         roster = self.rosters.setdefault(room, Roster())
         try:
-            first, seq, snapshot = await self._run_join(room, user, sid)
+            first, seq, snapshot = await self.write_join(room, user, sid)
             self.local.setdefault(room, {})[sid] = Local(user, seq)
             if not roster.seeded:
                 self._seed(roster, seq, snapshot)
@@ -400,8 +400,9 @@ class RedisPresence(Presence):
                 del self._joining[room]
             self._drop_if_unused(room)
 
-    async def _run_join(self, room: str, user: User, sid: str, want_snapshot: bool = True
-                        ) -> tuple[int, StreamId, dict[int, tuple[User, set[str]]]]:
+    async def write_join(self, room: str, user: User, sid: str, want_snapshot: bool = True
+                         ) -> tuple[int, StreamId, dict[int, tuple[User, set[str]]]]:
+        """Add a connection in Redis: (first of its user?, its stream position, the room then if wanted)."""
         base = self.link.room_key(room)
         keys = [f"{base}:order", f"{base}:users", f"{base}:conns:{user.id}",
                 self.link.key("server", self.server_id, "conns"), self.link.key("events"), f"{base}:n",
@@ -417,13 +418,14 @@ class RedisPresence(Presence):
             del self.local[room]
         self._drop_if_unused(room)
         try:
-            return bool(await self._run_leave(room, user.id, sid))
+            return bool(await self.write_leave(room, user.id, sid))
         except Unavailable:
             # Redis is away: the cluster's resync removes this connection when it is back.
             event(log, "leave_deferred", logging.WARNING, room=room, user=user.id, sid=sid)
             return False
 
-    async def _run_leave(self, room: str, uid: int, sid: str) -> int:
+    async def write_leave(self, room: str, uid: int, sid: str) -> int:
+        """Remove a connection in Redis: 1 if it was its user's last in the room."""
         base = self.link.room_key(room)
         keys = [f"{base}:order", f"{base}:users", f"{base}:conns:{uid}", self.link.key("events")]
         args = [uid, sid, room, STREAM_MAXLEN, self.link.prefix]
