@@ -171,9 +171,12 @@ class Dispatcher:
 
 def _json_size(message: Message) -> int:
     try:
-        text = json.dumps(message.as_wire(), ensure_ascii=False, separators=(",", ":"))
+        # allow_nan=False: Python reads NaN and Infinity, which JavaScript recipients cannot parse.
+        text = json.dumps(message.as_wire(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError):  # binary attachments decode to bytes
-        raise Refusal("invalid_message", "A message's value must be JSON (binary attachments are not accepted)") from None
+        raise Refusal(
+            "invalid_message", "A message's value must be JSON (no binary attachments, NaN or Infinity)"
+        ) from None
     return len(text) if text.isascii() else len(text.encode())
 
 

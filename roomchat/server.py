@@ -13,8 +13,8 @@ from typing import Any
 
 import socketio
 from engineio import packet as eio_packet
-from engineio import payload as eio_payload
 
+from . import engine  # noqa: F401  (long-polling limits of python-engineio: see engine.py)
 from . import protocol
 from .botrunner import BotHost
 from .clock import Clock
@@ -35,12 +35,6 @@ from .users import User
 log = logging.getLogger("roomchat.server")
 
 _wants_ack: contextvars.ContextVar[bool] = contextvars.ContextVar("wants_ack", default=False)
-
-# python-engineio drops a whole long-polling POST of more than 16 packets (every message
-# in it lost, no ack, no error-response), but clients batch whatever is queued into one
-# POST (socket.io-client bounds it by bytes only). Allow real bursts; past this, a
-# flood's POST is refused with 400 and only that client's transport closes.
-eio_payload.Payload.max_decode_packets = max(eio_payload.Payload.max_decode_packets, 1000)
 
 
 class SocketServer(socketio.AsyncServer):
