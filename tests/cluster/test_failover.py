@@ -85,5 +85,14 @@ def test_a_rooms_bot_runs_once_and_moves_when_its_server_dies(redis_server: Redi
         assert ann.send(BOT, "text", "after 2")["msg"] == "Message sent"
         ann.wait_message(lambda m: m["message"]["value"] == "after 2")
         assert [m["message"]["value"] for m in ann.messages()].count("after") == 1
+
+        # A server that stops cleanly hands its bot over at once (no waiting for the lease to expire).
+        second = survivors[1] if connections(survivors[1].url) else survivors[0]  # Ann is on survivors[0]
+        last = survivors[0] if second is survivors[1] else survivors[1]
+        cat = cluster.join(last, "botroom", CAT)
+        second.stop()
+        cat.wait_for("user-disconnected", lambda p: p["data"]["ID"] == BOT, timeout=DEATH_BOUND)
+        cat.wait_for("user-connected", lambda p: p["data"]["ID"] == BOT, timeout=DEATH_BOUND)
+        assert "event=lease_taken" in last.log()
     finally:
         cluster.close()
