@@ -29,7 +29,7 @@ from roomchat.testing import ChatClient, JoinRefused, RoomchatProcess
 from roomchat.users import Role
 
 TRANSPORTS = ["websocket", "polling", "upgrade"]
-JWT_SECRET = "roomchat-test-secret-0123456789abcdef-0123456789"
+JWT_SECRET = "roomchat-test-secret-" + "0123456789abcdef" * 3  # 64+ bytes: HS512 tests too
 SAM_TOKEN_ENV = "RC_TEST_TOKEN_SAM"
 SAM_TOKEN = "sam-token-from-env-4f1c"
 SERVER_ENV = {"ROOMCHAT_JWT_SECRET": JWT_SECRET, SAM_TOKEN_ENV: SAM_TOKEN}

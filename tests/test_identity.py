@@ -1,0 +1,224 @@
+"""Identity: users from the YAML (plain and ``{env: VAR}`` tokens), JWTs from ``roomchat token``, guests.
+
+A role is never taken from the client; guest IDs never collide with configured ones.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+from conftest import (
+    ADA,
+    GUEST_ID_START,
+    JWT_SECRET,
+    SAM,
+    SAM_TOKEN,
+    SAM_TOKEN_ENV,
+    STU,
+    TESS,
+    USERS,
+    Joiner,
+    base_config,
+    make_jwt,
+    start_server,
+    token_of,
+    wire_user,
+)
+
+from roomchat.testing import RoomchatProcess
+
+
+def roomchat(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the ``roomchat`` command line."""
+    return subprocess.run([sys.executable, "-m", "roomchat", *args], capture_output=True, text=True, env=env,
+                          timeout=60)
+
+
+def issue(env: dict[str, str], *args: str) -> str:
+    """``roomchat token ...`` with the test secret; returns the token."""
+    done = roomchat("token", *args, env={**env, "ROOMCHAT_JWT_SECRET": JWT_SECRET})
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+# -- users from the YAML ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("user_id", [TESS, ADA, STU])
+def test_a_plain_yaml_token_names_its_user(join: Joiner, room: str, user_id: int) -> None:
+    assert join(room, token=token_of(user_id)).me == wire_user(user_id)
+
+
+def test_a_token_from_the_environment(join: Joiner, room: str) -> None:
+    assert join(room, token=SAM_TOKEN).me == wire_user(SAM)
+    # The reference is not itself a token.
+    assert join.refused(room, token=SAM_TOKEN_ENV).code == "unauthorized"
+    assert join.refused(room, token="{env: " + SAM_TOKEN_ENV + "}").code == "unauthorized"
+
+
+def test_a_token_is_matched_exactly(join: Joiner, room: str) -> None:
+    tess = token_of(TESS)
+    for near in (tess.upper(), tess + " ", tess[:-1], tess + "x", tess + "\x00"):
+        assert join.refused(room, token=near).code == "unauthorized"
+
+
+# -- the client never chooses its role ----------------------------------------------------
+
+
+def test_a_guest_claiming_a_role_is_a_student(join: Joiner, room: str) -> None:
+    guest = join(auth={"room": room, "name": "Mallory", "role": "ADMIN", "ID": TESS, "id": 1})
+    assert guest.me["role"] == "STUDENT" and guest.me["ID"] >= GUEST_ID_START
+
+
+def test_a_role_in_the_query_string_is_ignored(join: Joiner, room: str) -> None:
+    guest = join(auth={}, query=f"room={room}&name=Mallory&role=ADMIN&ID=1")
+    assert guest.me["role"] == "STUDENT" and guest.me["ID"] >= GUEST_ID_START
+
+
+def test_a_known_user_cannot_raise_its_role(join: Joiner) -> None:
+    assert join.refused(auth={"room": "staff", "token": token_of(STU), "role": "TEACHER"}).code == "forbidden"
+    student = make_jwt(60, role="STUDENT")
+    assert join.refused(auth={"room": "staff", "token": student, "role": "ADMIN"}).code == "forbidden"
+    assert join.refused("staff", name="Guest", auth=None).code == "forbidden"
+
+
+# -- JWTs ------------------------------------------------------------------------------------
+
+
+def test_roomchat_token_issues_a_jwt_the_server_accepts(join: Joiner, room: str, clean_env: dict[str, str]) -> None:
+    token = issue(clean_env, "--id", "77", "--name", "Kiki Gunþīharjaz", "--role", "TEACHER", "--ttl", "600")
+    claims = jwt.decode(token, JWT_SECRET, algorithms=["HS256"], issuer="roomchat")
+    assert jwt.get_unverified_header(token)["alg"] == "HS256"
+    assert claims["sub"] == "77" and claims["role"] == "TEACHER" and claims["name"] == "Kiki Gunþīharjaz"
+    assert claims["exp"] - claims["iat"] == 600 and abs(claims["iat"] - time.time()) < 300
+    assert "rooms" not in claims
+    assert join(room, token=token).me == {"ID": 77, "role": "TEACHER", "name": "Kiki Gunþīharjaz"}
+    assert join("staff", token=token).me["ID"] == 77  # a teacher may enter the staff room
+
+
+def test_the_rooms_claim(join: Joiner, room: str, clean_env: dict[str, str]) -> None:
+    token = issue(clean_env, "--id", "78", "--name", "Roomy", "--rooms", f"{room},{room}-b")
+    assert jwt.decode(token, JWT_SECRET, algorithms=["HS256"], issuer="roomchat")["rooms"] == [room, f"{room}-b"]
+    assert join(room, token=token).me == {"ID": 78, "role": "STUDENT", "name": "Roomy"}
+    assert join(f"{room}-b", token=token).me["ID"] == 78
+    refusal = join.refused(f"{room}-c", token=token)
+    assert refusal.code == "forbidden" and refusal.data == {"code": "forbidden"}
+
+
+def test_an_expired_token_from_the_cli_is_refused(join: Joiner, room: str, clean_env: dict[str, str]) -> None:
+    token = issue(clean_env, "--id", "79", "--name", "Late", "--ttl=-5")
+    refusal = join.refused(room, token=token)
+    assert refusal.code == "unauthorized" and "expired" in refusal.message
+
+
+def test_roomchat_token_needs_the_secret(clean_env: dict[str, str]) -> None:
+    done = roomchat("token", "--id", "5", "--name", "No Secret", env=clean_env)
+    assert done.returncode == 2 and "ROOMCHAT_JWT_SECRET" in done.stderr and done.stdout == ""
+    done = roomchat("token", "--id", "5", "--name", "Other", "--secret-env", "MY_SECRET",
+                    env={**clean_env, "MY_SECRET": JWT_SECRET})
+    assert done.returncode == 0
+    assert jwt.decode(done.stdout.strip(), JWT_SECRET, algorithms=["HS256"], issuer="roomchat")["sub"] == "5"
+
+
+def claims(**overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    base: dict[str, Any] = {"sub": "90", "name": "Claimant", "role": "STUDENT", "iat": now, "exp": now + 600,
+                            "iss": "roomchat"}
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+@pytest.mark.parametrize("token", [
+    pytest.param(jwt.encode(claims(exp=None), JWT_SECRET, algorithm="HS256"), id="no-exp"),
+    pytest.param(jwt.encode(claims(sub=None), JWT_SECRET, algorithm="HS256"), id="no-sub"),
+    pytest.param(jwt.encode(claims(name=None), JWT_SECRET, algorithm="HS256"), id="no-name"),
+    pytest.param(jwt.encode(claims(role=None), JWT_SECRET, algorithm="HS256"), id="no-role"),
+    pytest.param(jwt.encode(claims(role="SUPERUSER"), JWT_SECRET, algorithm="HS256"), id="bad-role"),
+    pytest.param(jwt.encode(claims(name="   "), JWT_SECRET, algorithm="HS256"), id="blank-name"),
+    pytest.param(jwt.encode(claims(sub="0"), JWT_SECRET, algorithm="HS256"), id="sub-0"),
+    pytest.param(jwt.encode(claims(sub="-3"), JWT_SECRET, algorithm="HS256"), id="sub-negative"),
+    pytest.param(jwt.encode(claims(sub="abc"), JWT_SECRET, algorithm="HS256"), id="sub-not-digits"),
+    pytest.param(jwt.encode(claims(sub=str(GUEST_ID_START)), JWT_SECRET, algorithm="HS256"), id="sub-guest-range"),
+    pytest.param(jwt.encode(claims(iss="someone-else"), JWT_SECRET, algorithm="HS256"), id="wrong-issuer"),
+    pytest.param(jwt.encode(claims(iss=None), JWT_SECRET, algorithm="HS256"), id="no-issuer"),
+    pytest.param(jwt.encode(claims(rooms="a-room"), JWT_SECRET, algorithm="HS256"), id="rooms-not-a-list"),
+    pytest.param(jwt.encode(claims(), JWT_SECRET, algorithm="HS512"), id="HS512"),
+    pytest.param(jwt.encode(claims(), "another-secret-of-enough-length-0123456789", algorithm="HS256"),
+                 id="other-secret"),
+    pytest.param(jwt.encode(claims(), None, algorithm="none"), id="alg-none"),
+    pytest.param(jwt.encode(claims(nbf=int(time.time()) + 3600), JWT_SECRET, algorithm="HS256"), id="not-yet"),
+])
+def test_bad_jwts_are_unauthorized(join: Joiner, room: str, token: str) -> None:
+    refusal = join.refused(room, token=token, name="Would be a guest")
+    assert refusal.data == {"code": "unauthorized"}
+
+
+def test_a_good_hand_made_jwt(join: Joiner, room: str) -> None:
+    token = jwt.encode(claims(sub="91", role="ADMIN", name="  Hand Made  "), JWT_SECRET, algorithm="HS256")
+    assert join(room, token=token).me == {"ID": 91, "role": "ADMIN", "name": "Hand Made"}
+
+
+@pytest.fixture(scope="module")
+def no_secret_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoomchatProcess]:
+    """A server whose JWT secret variable is not set."""
+    config = base_config()
+    config["auth"]["jwt_secret_env"] = "RC_TEST_SECRET_THAT_IS_NOT_SET"
+    server = start_server(config, tmp_path_factory.mktemp("nosecret"))
+    yield server
+    server.stop()
+
+
+def test_without_a_secret_jwts_are_refused_and_yaml_tokens_work(no_secret_server: RoomchatProcess) -> None:
+    joiner = Joiner(no_secret_server, "websocket")
+    try:
+        refusal = joiner.refused("anywhere", token=make_jwt(92))
+        assert refusal.code == "unauthorized" and "secret" in refusal.message.lower()
+        assert joiner("anywhere", token=token_of(TESS)).me == wire_user(TESS)
+        assert joiner("anywhere", name="Guest").me["role"] == "STUDENT"
+    finally:
+        joiner.close_all()
+    assert "RC_TEST_SECRET_THAT_IS_NOT_SET" in no_secret_server.log()  # the start-up warning names it
+
+
+# -- guests ------------------------------------------------------------------------------------
+
+
+def test_guest_ids_are_fresh_and_never_configured_ones(join: Joiner, room: str) -> None:
+    guests = [join(room, name=f"G{i}") for i in range(12)]
+    ids = [g.me["ID"] for g in guests]
+    assert len(set(ids)) == len(ids)
+    assert all(i >= GUEST_ID_START for i in ids)
+    assert not set(ids) & set(USERS)
+    for g in guests:
+        g.close()
+    again = join(room, name="Later")
+    assert again.me["ID"] not in ids  # IDs are not reused after guests leave
+
+
+@pytest.fixture(scope="module")
+def low_guest_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoomchatProcess]:
+    """A server whose guest IDs start at 10, just above the configured users."""
+    config = base_config()
+    config["auth"]["guest_id_start"] = 10
+    server = start_server(config, tmp_path_factory.mktemp("lowguests"))
+    yield server
+    server.stop()
+
+
+def test_guest_ids_start_above_configured_ones(low_guest_server: RoomchatProcess) -> None:
+    joiner = Joiner(low_guest_server, "websocket")
+    try:
+        guests = [joiner("r", name=f"G{i}") for i in range(3)]
+        assert [g.me["ID"] for g in guests] == [10, 11, 12]
+        assert guests[0].me["name"] == "G0"
+        assert joiner("r").me["name"] == "Guest 4"
+        assert joiner.refused("r", token=make_jwt(10)).code == "unauthorized"  # a JWT cannot take a guest ID
+        assert joiner("r", token=make_jwt(9, "Nine")).me == {"ID": 9, "role": "STUDENT", "name": "Nine"}
+    finally:
+        joiner.close_all()
