@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from .errors import Refusal
+
 if TYPE_CHECKING:
     from .server import ChatServer
 
@@ -20,6 +22,19 @@ def schemas(server: ChatServer) -> dict[str, Any]:
     }
 
 
+def health(server: ChatServer) -> tuple[int, dict[str, Any]]:
+    """200 ``ok``, or 503 ``unavailable`` while the shared store (Redis) is out of reach.
+
+    A load balancer can then send new clients to a server that can admit them.
+    """
+    body: dict[str, Any] = {"status": "ok", "connections": server.connection_count()}
+    try:
+        server.state.check_available()
+    except Refusal as refusal:
+        return 503, {**body, "status": "unavailable", "reason": refusal.message}
+    return 200, body
+
+
 def http_app(server: ChatServer) -> Any:
     """An ASGI app for ``GET /healthz``, ``GET /schema`` and ``GET /schema/<type>``."""
 
@@ -30,7 +45,7 @@ def http_app(server: ChatServer) -> Any:
         if scope["method"] not in ("GET", "HEAD"):
             await _reply(send, 405, {"error": "only GET is supported here"})
         elif path == "/healthz":
-            await _reply(send, 200, {"status": "ok", "connections": server.connection_count()})
+            await _reply(send, *health(server))
         elif path == "/schema":
             await _reply(send, 200, schemas(server))
         elif path.startswith("/schema/"):

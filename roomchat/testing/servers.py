@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ def write_config(config: dict[str, Any], directory: str | Path | None = None) ->
 
 
 def wait_healthy(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
-    """Wait until ``url``/healthz answers 200."""
+    """Wait until ``url``/healthz answers (200, or 503 while the server's Redis is away)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -45,6 +46,8 @@ def wait_healthy(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] 
             with urllib.request.urlopen(f"{url}/healthz", timeout=1) as reply:
                 if reply.status == 200:
                     return
+        except urllib.error.HTTPError:
+            return  # it answers: up, though degraded (503 while its Redis is away)
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"{url} did not answer /healthz within {timeout}s")

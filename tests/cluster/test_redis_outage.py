@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 from cluster_kit import ANN, BOB, CAT, Cluster, marker, presence_events
@@ -28,6 +31,15 @@ def wait_subscribed(cluster: Cluster, servers: int, timeout: float = 15.0) -> No
         time.sleep(0.05)
 
 
+def health(server: RoomchatProcess) -> tuple[int, str]:
+    """GET /healthz: its status code and ``status``."""
+    try:
+        with urllib.request.urlopen(f"{server.url}/healthz", timeout=5) as reply:
+            return reply.status, json.load(reply)["status"]
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)["status"]
+
+
 def test_redis_restart_is_survived_and_joins_are_refused_while_it_is_away(cluster: Cluster) -> None:
     s1, s2 = cluster.start(2)
     room = cluster.room()
@@ -43,6 +55,7 @@ def test_redis_restart_is_survived_and_joins_are_refused_while_it_is_away(cluste
         cluster.join(s2, room, CAT)
     assert refused.value.code == "unavailable" and "Redis" in refused.value.message
     assert ann.send(BOB, "text", "lost?")["data"]["code"] == "unavailable"  # refused, not silently dropped
+    assert health(s1) == (503, "unavailable")  # a load balancer can steer new clients away
     dan.close()  # leaves while Redis is away
     # A server started while Redis is down starts anyway, and refuses joins.
     late = RoomchatProcess(cluster.config_path).start()
@@ -59,6 +72,7 @@ def test_redis_restart_is_survived_and_joins_are_refused_while_it_is_away(cluste
         wait_log(server, "event=cluster_resync")
     wait_subscribed(cluster, 3)
     cat = cluster.join(late, room, CAT)
+    assert health(late) == (200, "ok")
     assert sorted(u["ID"] for u in cat.users) == sorted([ANN, BOB, CAT, probe.id])  # the servers put them back
     for watcher in (ann, bob):
         watcher.wait_for("user-connected", lambda p: p["data"]["ID"] == CAT)
