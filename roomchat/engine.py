@@ -1,7 +1,7 @@
-"""Long-polling limits of python-engineio, set so that both transports carry bursts.
+"""Where python-engineio and python-socketio need a hand to keep PROTOCOL.md.
 
-python-engineio (4.9 and later) decodes at most 16 packets from one long-polling
-payload, on both sides:
+Long-polling limits. python-engineio (4.9 and later) decodes at most 16
+packets from one long-polling payload, on both sides:
 
 - the server drops a whole client POST of more than 16 packets (every message in
   it lost, without an ack or ``error-response``), although clients batch whatever
@@ -15,14 +15,31 @@ roomchat accepts POSTs of up to ``MAX_POST_PACKETS`` packets (past that, the POS
 is refused with 400 and only that client's transport closes: a flood), and
 answers each GET with at most ``MAX_POLL_PACKETS`` packets, leaving the rest
 queued, in order, for the next GET. Importing this module applies both.
+
+Undecodable emits. python-socketio cannot decode an event whose JSON holds an
+integer longer than 100 characters (a guard against slow parsing); it logged a
+traceback and never answered. ``refuse_undecodable`` answers such an emit of
+``message`` or ``broadcast-message`` like any malformed one: ``invalid_message``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import logging
+import re
+from typing import TYPE_CHECKING, Any
 
 from engineio import async_socket, payload
+from socketio import packet as sio_packet
+
+from . import protocol
+from .errors import Refusal
+from .logs import event
+
+if TYPE_CHECKING:
+    import socketio
+
+log = logging.getLogger("roomchat.messages")
 
 MAX_POST_PACKETS = 1000
 MAX_POLL_PACKETS = 16  # what python-engineio's client decodes
@@ -45,6 +62,32 @@ async def _bounded_poll(self: async_socket.AsyncSocket) -> list[Any]:
     for pkt in rest:
         self.queue.put_nowait(pkt)
     return packets[:MAX_POLL_PACKETS]
+
+
+# An EVENT packet: type, optional attachment count, optional namespace, optional ack id, then
+# the JSON array whose first element is the event name.
+_EMIT = re.compile(r'[25](?:[0-9]{1,10}-)?(?:(/[^,]*),)?([0-9]{1,15})?\[\s*"(message|broadcast-message)"')
+
+
+async def refuse_undecodable(sio: socketio.AsyncServer, eio_sid: str, data: Any) -> bool:
+    """Refuse an emit of ours that python-socketio could not decode; False if ``data`` is no such emit."""
+    found = _EMIT.match(data) if isinstance(data, str) else None
+    if found is None:
+        return False
+    namespace, ack_id, event_name = found.group(1) or "/", found.group(2), found.group(3)
+    sid = sio.manager.sid_from_eio_sid(eio_sid, namespace)
+    if sid is None:
+        return False
+    refusal = Refusal("invalid_message", "This message could not be read: it must be JSON, "
+                                         "with integers of at most 99 digits")
+    event(log, "refused", code=refusal.code, emit=event_name, sid=sid, reason="undecodable")
+    if ack_id is not None:
+        ack = sio.packet_class(sio_packet.ACK, namespace=namespace, id=int(ack_id), data=[protocol.refused(refusal)])
+        await sio._send_packet(eio_sid, ack)
+    else:
+        await sio.emit(protocol.ERROR_RESPONSE, protocol.error_response(refusal, event_name), to=sid,
+                       namespace=namespace)
+    return True
 
 
 def apply() -> None:

@@ -94,7 +94,10 @@ def parse_join(auth: Any, query_string: str) -> JoinRequest:
     room = _scalar(merged.get("room"))
     if not room or not room.strip():
         raise Refusal("room_required", "Say which room to join: give 'room' in auth")
-    token = _scalar(merged.get("token")) or None
+    token = merged.get("token")
+    if token is not None and not isinstance(token, str):  # a bad credential is never turned into a guest
+        raise Refusal("unauthorized", "The token is not valid: a token is a string")
+    token = token or None  # an empty token is a missing one, like an empty room
     name = merged.get("name")
     if name is not None and not isinstance(name, str):
         raise Refusal("invalid_name", "A name must be a string of 1 to 64 characters")

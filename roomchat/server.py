@@ -50,6 +50,15 @@ class SocketServer(socketio.AsyncServer):
         _wants_ack.set(id is not None)
         return await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
 
+    async def _handle_eio_message(self, eio_sid, data):  # type: ignore[no-untyped-def]
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except ValueError:
+            # python-socketio could not decode the packet (an integer of 101 characters, say):
+            # answer an emit of ours with invalid_message rather than not at all.
+            if not await engine.refuse_undecodable(self, eio_sid, data):
+                raise
+
     async def _handle_eio_disconnect(self, eio_sid, reason):  # type: ignore[no-untyped-def]
         await super()._handle_eio_disconnect(eio_sid, reason)
         # A long-polling client that closes still has a GET waiting for packets, and

@@ -173,6 +173,18 @@ def test_a_bad_token_is_unauthorized_even_where_guests_may_enter(join: Joiner, r
     assert_refused(join.refused(room, token=token, name="Would-be guest"), "unauthorized")
 
 
+@pytest.mark.parametrize("token", [True, False, 12345678, ["tok-teacher-tess"], {"token": "tok-teacher-tess"}],
+                         ids=repr)
+def test_a_token_that_is_not_a_string_is_unauthorized(join: Joiner, room: str, token: Any) -> None:
+    assert_refused(join.refused(auth={"room": room, "token": token, "name": "Would-be guest"}), "unauthorized")
+
+
+@pytest.mark.parametrize("token", [None, ""])
+def test_an_empty_token_is_a_missing_one(join: Joiner, room: str, token: str | None) -> None:
+    assert join(auth={"room": room, "token": token, "name": "Guest"}).me["role"] == "STUDENT"
+    assert_refused(join.refused(auth={"room": "tokens", "token": token}), "unauthorized")
+
+
 def test_no_token_where_one_is_needed_is_unauthorized(join: Joiner) -> None:
     assert_refused(join.refused("tokens", name="Guest"), "unauthorized")
     assert_refused(join.refused("tokens"), "unauthorized")
