@@ -46,6 +46,7 @@ from typing import Any, ClassVar, Protocol
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .clock import Clock, Timer
+from .config import describe_error
 from .errors import ConfigError
 from .logs import event
 from .users import ROOM_ID, Role, User
@@ -304,7 +305,7 @@ class Bot:
         try:
             return cls.Settings.model_validate(values)
         except ValidationError as exc:
-            raise ConfigError(source, [_describe(path, e) for e in exc.errors()]) from None
+            raise ConfigError(source, [describe_error(e, path, "setting") for e in exc.errors()]) from None
 
     # -- handlers: override the ones you need -------------------------------------
 
@@ -355,10 +356,3 @@ class Bot:
         for room in self.rooms.values():
             room._cancel_timers()
 
-
-def _describe(path: str, error: Any) -> str:
-    loc = ".".join(str(p) for p in error["loc"])
-    where = f"{path}.{loc}" if loc else path
-    if error["type"] == "extra_forbidden":
-        return f"{where}: unknown setting (check its spelling, or remove it)"
-    return f"{where}: {error['msg']} (got {error['input']!r})"

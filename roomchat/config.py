@@ -215,13 +215,15 @@ class Config(Strict):
         return self
 
 
-def _describe(error: dict[str, Any]) -> str:
-    path = ".".join(str(part) for part in error["loc"]) or "(top level)"
+def describe_error(error: Any, prefix: str = "", noun: str = "key") -> str:
+    """One pydantic error as ``key.path: what was expected (got ...)``, the path under ``prefix``."""
+    loc = ".".join(str(part) for part in error["loc"])
+    path = ".".join(p for p in (prefix, loc) if p) or "(top level)"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] in ("missing", "value_error") or error["type"].startswith("model_"):
         return f"{path}: {message}"
     if error["type"] == "extra_forbidden":
-        return f"{path}: unknown key (check its spelling, or remove it)"
+        return f"{path}: unknown {noun} (check its spelling, or remove it)"
     return f"{path}: {message} (got {error['input']!r})"
 
 
@@ -232,7 +234,7 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(source, [_describe(e) for e in exc.errors()]) from None
+        raise ConfigError(source, [describe_error(e) for e in exc.errors()]) from None
 
 
 def load_config(path: str | Path) -> Config:

@@ -24,7 +24,7 @@ import pluggy
 from pydantic import BaseModel, ValidationError
 
 from . import hookspecs
-from .config import PluginsConfig, RoomConfig
+from .config import PluginsConfig, RoomConfig, describe_error
 from .builtins import BUILTIN_PLUGINS
 from .errors import ConfigError
 from .logs import event
@@ -199,7 +199,7 @@ class PluginHost:
         try:
             model.model_validate(values)
         except ValidationError as exc:
-            return [_describe(path, e) for e in exc.errors()]
+            return [describe_error(e, path, "setting") for e in exc.errors()]
         return []
 
     def _settings_for(self, room: RoomConfig, plugin: str) -> Any:
@@ -252,13 +252,6 @@ class PluginHost:
                 event(log, "plugin_failed", logging.ERROR, plugin=impl.plugin_name, hook=hook_name)
                 log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
 
-
-def _describe(path: str, error: Any) -> str:
-    loc = ".".join(str(p) for p in error["loc"])
-    where = f"{path}.{loc}" if loc else path
-    if error["type"] == "extra_forbidden":
-        return f"{where}: unknown setting (check its spelling, or remove it)"
-    return f"{where}: {error['msg']} (got {error['input']!r})"
 
 
 def _module_of(plugin: object) -> str:
