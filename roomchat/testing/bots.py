@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,7 @@ from ..bot import Bot, BotRoom
 from ..botrunner import Backoff, BotRunner
 from ..clock import Clock, FakeClock
 from ..users import Role, User
+from .servers import ChildProcess
 
 
 def bot_token(server: Any, user_id: int, name: str, role: str | Role = "STUDENT") -> str:
@@ -166,7 +166,7 @@ class BotThread:
         self.stop()
 
 
-class BotProcess:
+class BotProcess(ChildProcess):
     """``roomchat bot run KIND ...`` as a real process (the bot out of process, as in production).
 
     ``settings`` are written to a YAML file for ``--settings``; ``args`` are
@@ -191,8 +191,7 @@ class BotProcess:
 
     def start(self) -> BotProcess:
         """Start the process (it connects on its own; wait for the bot in the room's user list)."""
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.cmd, stdout=self._log, stderr=subprocess.STDOUT, env=self.env)
+        self._spawn(self.cmd, self.env)
         return self
 
     def wait(self, timeout: float = 20.0) -> int:
@@ -200,23 +199,6 @@ class BotProcess:
         assert self.proc is not None
         return self.proc.wait(timeout)
 
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM (the bot leaves its rooms), then SIGKILL after ``timeout``; the exit code."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-        return self.proc.returncode
-
-    def log(self) -> str:
-        """What the bot process logged so far."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def __enter__(self) -> BotProcess:
         return self.start()

@@ -53,7 +53,42 @@ def wait_healthy(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] 
     raise TimeoutError(f"{url} did not answer /healthz within {timeout}s")
 
 
-class RoomchatProcess:
+class ChildProcess:
+    """A process a test started, its output in ``log_path``; stopped by its own PID only."""
+
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path
+
+    def _spawn(self, cmd: list[str], env: dict[str, str]) -> None:
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout``; returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies without cleaning up."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log(self) -> str:
+        """Everything the process logged so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class RoomchatProcess(ChildProcess):
     """``roomchat serve`` in its own process on a free loopback port.
 
     Use as a context manager; ``stop()`` sends SIGTERM and waits, and
@@ -76,8 +111,7 @@ class RoomchatProcess:
         """Start the server and wait until it answers."""
         cmd = [sys.executable, "-m", "roomchat", "serve", "--config", str(self.config_path),
                "--host", "127.0.0.1", "--port", str(self.port), *self.args]
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=self.env)
+        self._spawn(cmd, self.env)
         try:
             wait_healthy(self.url, timeout, self.proc)
         except Exception:
@@ -85,29 +119,6 @@ class RoomchatProcess:
             raise RuntimeError(f"roomchat did not start; its log:\n{self.log()}") from None
         return self
 
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM, then SIGKILL after ``timeout``; returns the exit code."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        """SIGKILL: the server dies without cleaning up."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def log(self) -> str:
-        """Everything the server logged so far."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def __enter__(self) -> RoomchatProcess:
         return self.start()
