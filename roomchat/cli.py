@@ -7,7 +7,6 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from .config import Config, default_config_path, load_config
 from .errors import ConfigError
