@@ -14,8 +14,7 @@ from typing import Any
 import socketio
 from engineio import packet as eio_packet
 
-from . import engine  # noqa: F401  (long-polling limits of python-engineio: see engine.py)
-from . import protocol
+from . import engine, protocol  # engine: python-engineio's long-polling limits, set on import
 from .botrunner import BotHost
 from .clock import Clock
 from .config import Config, RoomConfig

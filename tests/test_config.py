@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import Joiner
+from chatkit import Joiner
 
 from roomchat.cli import main
 from roomchat.config import load_config
@@ -28,7 +28,7 @@ def write(tmp_path: Path, text: str, name: str = "roomchat.yaml") -> Path:
 def check(path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """``roomchat check PATH`` as a process."""
     return subprocess.run([sys.executable, "-m", "roomchat", "check", str(path)], capture_output=True, text=True,
-                          env=env, timeout=60)
+                          env=env, timeout=60, check=False)
 
 
 def check_here(path: Path, capsys: pytest.CaptureFixture[str]) -> subprocess.CompletedProcess[str]:
@@ -88,8 +88,8 @@ BAD: dict[str, tuple[str, list[str]]] = {
         "users:\n  - {ID: 1, name: Tess, role: TEACHER, token: abc}\n",
         ["users.0.token", "at least 8"]),
     "duplicate-ids": (
-        "users:\n  - {ID: 1, name: A, role: TEACHER, token: tok-aaaaaaaa}\n"
-        "  - {ID: 1, name: B, role: STUDENT, token: tok-bbbbbbbb}\n",
+        ("users:\n  - {ID: 1, name: A, role: TEACHER, token: tok-aaaaaaaa}\n"
+        "  - {ID: 1, name: B, role: STUDENT, token: tok-bbbbbbbb}\n"),
         ["users", "listed twice"]),
     "id-in-guest-range": (
         "auth: {guest_id_start: 100}\nusers:\n  - {ID: 100, name: A, role: TEACHER, token: tok-aaaaaaaa}\n",
@@ -184,7 +184,7 @@ def test_serve_with_a_bad_file_exits_with_the_message(tmp_path: Path, clean_env:
     path = write(tmp_path, "rooms:\n  lobby:\n    max_users: lots\n")
     port = free_port()
     done = subprocess.run([sys.executable, "-m", "roomchat", "serve", "--config", str(path), "--port", str(port)],
-                          capture_output=True, text=True, env=clean_env, timeout=60)
+                          capture_output=True, text=True, env=clean_env, timeout=60, check=False)
     assert done.returncode == 2
     assert str(path) in done.stderr and "rooms.lobby.max_users" in done.stderr and "lots" in done.stderr
     assert "Traceback" not in done.stderr

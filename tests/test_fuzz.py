@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import GUEST_ID_START, TESS, Joiner, base_config, start_server, sync, token_of
+from chatkit import GUEST_ID_START, TESS, Joiner, base_config, start_server, sync, token_of
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import event as observe
 from hypothesis import strategies as st

@@ -13,7 +13,7 @@ from typing import Any
 
 import jwt
 import pytest
-from conftest import (
+from chatkit import (
     ADA,
     GUEST_ID_START,
     JWT_SECRET,
@@ -37,7 +37,7 @@ from roomchat.testing import RoomchatProcess
 def roomchat(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run the ``roomchat`` command line."""
     return subprocess.run([sys.executable, "-m", "roomchat", *args], capture_output=True, text=True, env=env,
-                          timeout=60)
+                          timeout=60, check=False)
 
 
 def issue(env: dict[str, str], *args: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import base_config, start_server
+from chatkit import base_config, start_server
 
 from roomchat.testing import RoomchatProcess
 
@@ -33,7 +33,7 @@ def socket_io_client() -> Path:
     if not (installed.exists() and json.loads(installed.read_text())["version"].startswith("4.")):
         done = subprocess.run([NPM, "install", "--prefix", str(JS_DIR), "--no-audit", "--no-fund",
                                "--no-package-lock", "--loglevel=error"],
-                              capture_output=True, text=True, timeout=300)
+                              capture_output=True, text=True, timeout=300, check=False)
         assert done.returncode == 0, f"npm install socket.io-client failed:\n{done.stderr}"
     assert json.loads(installed.read_text())["version"].startswith("4.")
     return JS_DIR
@@ -47,7 +47,7 @@ def js_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoomchatProc
 
 
 def run_node(*args: str) -> dict[str, Any]:
-    done = subprocess.run([NODE or "node", str(SCRIPT), *args], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([NODE or "node", str(SCRIPT), *args], capture_output=True, text=True, timeout=60, check=False)
     assert done.stdout.strip(), done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert done.returncode == 0 and "error" not in report, (report, done.stderr)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 import requests
 import socketio
 import websocket
-from conftest import TESS, Joiner, base_config, health, start_server, sync, token_of, wait_connections, wait_for
+from chatkit import TESS, Joiner, base_config, health, start_server, sync, token_of, wait_connections, wait_for
 
 from roomchat.testing import ChatClient, JoinRefused, RoomchatProcess
 

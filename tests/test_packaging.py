@@ -63,7 +63,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zipfile.ZipFile]
         shutil.copytree(ROOT / folder, src / folder, ignore=ignore)
     out = tmp_path_factory.mktemp("wheel")
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(src)],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     [path] = out.glob("roomchat-*.whl")
     with zipfile.ZipFile(path) as built:
@@ -107,6 +107,6 @@ def test_installed_names(tmp_path: Path) -> None:
             "print([n for n in ('plugins', 'bots') if u.find_spec(n)]); "
             "print([n for n in ('roomchat', 'roomchat_plugins', 'roomchat_bots') if not u.find_spec(n)])")
     done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                          timeout=60)
+                          timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["[]", "[]"], done.stdout

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Joiner, is_sentence, names, sync
+from chatkit import Joiner, is_sentence, names, sync
+
 from roomchat.testing import ChatClient
 
 pytestmark = pytest.mark.usefixtures("transport")
@@ -178,7 +179,7 @@ def test_size_is_checked_before_rate(join: Joiner) -> None:
 
 
 def test_an_ack_replaces_the_error_response(trio: tuple[ChatClient, ...]) -> None:
-    ann, bob, cid = trio
+    ann, bob, _cid = trio
     ann.call("message", None, bob.id)
     ann.call("message", {"type": "x-note"}, 0)
     ann.call("broadcast-message", [])

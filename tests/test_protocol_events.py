@@ -9,7 +9,7 @@ Every test runs over WebSocket, long-polling, and polling upgraded to WebSocket.
 from __future__ import annotations
 
 import pytest
-from conftest import ADA, SAM, TESS, Joiner, names, sync, token_of, wait_connections, wire_user
+from chatkit import ADA, SAM, TESS, Joiner, names, sync, token_of, wait_connections, wire_user
 
 pytestmark = pytest.mark.usefixtures("transport")
 

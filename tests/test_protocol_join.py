@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import (
+from chatkit import (
     ADA,
     GUEST_ID_START,
     JWT_SECRET,

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import PROBE_TYPE, SAM, TESS, Joiner, is_sentence, sync, token_of
+from chatkit import PROBE_TYPE, SAM, TESS, Joiner, is_sentence, sync, token_of
 
 pytestmark = pytest.mark.usefixtures("transport")
 
