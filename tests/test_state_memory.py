@@ -1,0 +1,278 @@
+"""The in-memory state backend, through the interfaces of roomchat/state/base.py.
+
+Presence (users in order of joining, several connections per user), guest IDs,
+the token-bucket rate limiter and the key-value store (with a controlled clock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import pytest
+
+from roomchat.state.base import GuestIds, KeyValueStore, Presence, RateLimiter, StateBackend
+from roomchat.state.memory import (
+    MemoryGuestIds,
+    MemoryKeyValue,
+    MemoryPresence,
+    MemoryRateLimiter,
+    memory_backend,
+)
+from roomchat.users import Role, User
+
+T = TypeVar("T")
+ANN = User(1000, Role.STUDENT, "Ann")
+BOB = User(1001, Role.STUDENT, "Bob")
+TESS = User(1, Role.TEACHER, "Tess")
+
+
+def run(awaitable: Awaitable[T]) -> T:
+    async def wrapper() -> T:
+        return await awaitable
+
+    return asyncio.run(wrapper())
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# -- presence ----------------------------------------------------------------------------
+
+
+def test_the_backend_implements_the_interfaces() -> None:
+    backend = memory_backend(500)
+    assert isinstance(backend, StateBackend)
+    assert isinstance(backend.presence, Presence) and isinstance(backend.guest_ids, GuestIds)
+    assert isinstance(backend.rate_limiter, RateLimiter) and isinstance(backend.kv, KeyValueStore)
+    assert run(backend.guest_ids.allocate()) == 500
+
+
+def test_members_in_order_of_joining() -> None:
+    presence = MemoryPresence()
+
+    async def scenario() -> None:
+        first = await presence.join("r", ANN, "s1")
+        assert first.first and first.members == [ANN]
+        second = await presence.join("r", TESS, "s2")
+        assert second.first and second.members == [ANN, TESS]
+        third = await presence.join("r", BOB, "s3")
+        assert third.members == [ANN, TESS, BOB]
+        assert await presence.members("r") == [ANN, TESS, BOB]
+        assert await presence.count("r") == 3
+        assert await presence.leave("r", TESS, "s2") is True
+        assert await presence.members("r") == [ANN, BOB]
+        rejoined = await presence.join("r", TESS, "s4")
+        assert rejoined.first and rejoined.members == [ANN, BOB, TESS]  # back of the line
+
+    run(scenario())
+
+
+def test_several_connections_of_one_user() -> None:
+    presence = MemoryPresence()
+
+    async def scenario() -> None:
+        assert (await presence.join("r", TESS, "tab1")).first
+        second = await presence.join("r", TESS, "tab2")
+        assert not second.first and second.members == [TESS]
+        assert await presence.count("r") == 1
+        assert await presence.sids("r", TESS.id) == ["tab1", "tab2"]
+        assert await presence.leave("r", TESS, "tab1") is False  # not the last one
+        assert await presence.member("r", TESS.id) == TESS
+        assert await presence.sids("r", TESS.id) == ["tab2"]
+        assert await presence.leave("r", TESS, "tab2") is True
+        assert await presence.member("r", TESS.id) is None
+        assert await presence.sids("r", TESS.id) == []
+
+    run(scenario())
+
+
+def test_leaving_what_was_never_joined() -> None:
+    presence = MemoryPresence()
+
+    async def scenario() -> None:
+        assert await presence.leave("nowhere", ANN, "s1") is False
+        await presence.join("r", ANN, "s1")
+        assert await presence.leave("r", ANN, "other-sid") is False
+        assert await presence.leave("r", BOB, "s1") is False
+        assert await presence.leave("r", ANN, "s1") is True
+        assert await presence.leave("r", ANN, "s1") is False  # twice
+        assert await presence.count("r") == 0 and await presence.members("r") == []
+
+    run(scenario())
+
+
+def test_rooms_are_separate() -> None:
+    presence = MemoryPresence()
+
+    async def scenario() -> None:
+        await presence.join("a", TESS, "s1")
+        joined = await presence.join("b", TESS, "s2")
+        assert joined.first and joined.members == [TESS]  # first in room b, though present in a
+        assert await presence.member("a", TESS.id) == TESS and await presence.member("c", TESS.id) is None
+        assert await presence.leave("a", TESS, "s1") is True
+        assert await presence.member("b", TESS.id) == TESS
+
+    run(scenario())
+
+
+def test_the_user_list_is_a_copy() -> None:
+    presence = MemoryPresence()
+
+    async def scenario() -> None:
+        joined = await presence.join("r", ANN, "s1")
+        joined.members.append(BOB)
+        (await presence.members("r")).clear()
+        assert await presence.members("r") == [ANN]
+
+    run(scenario())
+
+
+# -- guest IDs -------------------------------------------------------------------------------
+
+
+def test_guest_ids_count_up_and_never_repeat() -> None:
+    ids = MemoryGuestIds(1_000_000)
+
+    async def scenario() -> list[int]:
+        return list(await asyncio.gather(*(ids.allocate() for _ in range(100))))
+
+    got = run(scenario())
+    assert sorted(got) == list(range(1_000_000, 1_000_100))
+
+
+# -- rate limiter -------------------------------------------------------------------------------
+
+
+def test_a_bucket_of_limit_tokens() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(clock)
+
+    async def scenario() -> None:
+        assert [await limiter.hit("k", 3, 30.0) for _ in range(5)] == [True, True, True, False, False]
+        clock.now += 9.9  # a token takes 10 s (30 s / 3) to come back
+        assert await limiter.hit("k", 3, 30.0) is False
+        clock.now += 0.2
+        assert await limiter.hit("k", 3, 30.0) is True
+        assert await limiter.hit("k", 3, 30.0) is False
+        clock.now += 1000  # refills to the limit, no further
+        assert [await limiter.hit("k", 3, 30.0) for _ in range(4)] == [True, True, True, False]
+
+    run(scenario())
+
+
+def test_refused_hits_are_not_counted() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(clock)
+
+    async def scenario() -> None:
+        assert await limiter.hit("k", 1, 10.0)
+        for _ in range(50):  # hammering while empty does not push the refill back
+            assert not await limiter.hit("k", 1, 10.0)
+        clock.now += 10.0
+        assert await limiter.hit("k", 1, 10.0)
+
+    run(scenario())
+
+
+def test_keys_are_separate_and_forget_resets() -> None:
+    limiter = MemoryRateLimiter(Clock())
+
+    async def scenario() -> None:
+        assert await limiter.hit("ann", 1, 60.0) and not await limiter.hit("ann", 1, 60.0)
+        assert await limiter.hit("bob", 1, 60.0)
+        await limiter.forget("ann")
+        await limiter.forget("never-seen")
+        assert await limiter.hit("ann", 1, 60.0)
+
+    run(scenario())
+
+
+# -- key-value store --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def kv(clock: Clock) -> MemoryKeyValue:
+    return MemoryKeyValue(clock)
+
+
+def test_get_set_delete(kv: MemoryKeyValue) -> None:
+    async def scenario() -> None:
+        assert await kv.get("missing") is None
+        await kv.set("k", {"a": [1, 2]})
+        assert await kv.get("k") == {"a": [1, 2]}
+        await kv.set("k", "replaced")
+        assert await kv.get("k") == "replaced"
+        await kv.delete("k")
+        await kv.delete("k")
+        assert await kv.get("k") is None
+
+    run(scenario())
+
+
+def test_values_are_copies(kv: MemoryKeyValue) -> None:
+    async def scenario() -> None:
+        value: dict[str, Any] = {"list": [1]}
+        await kv.set("k", value)
+        value["list"].append(2)
+        got = await kv.get("k")
+        got["list"].append(3)
+        assert await kv.get("k") == {"list": [1]}
+        await kv.hash_set("h", "f", value)
+        (await kv.hash_get_all("h"))["f"]["list"].clear()
+        assert (await kv.hash_get_all("h"))["f"] == {"list": [1, 2]}
+
+    run(scenario())
+
+
+def test_expiry(kv: MemoryKeyValue, clock: Clock) -> None:
+    async def scenario() -> None:
+        await kv.set("k", 1, ttl=5)
+        await kv.set("forever", 2)
+        clock.now += 4.9
+        assert await kv.get("k") == 1
+        clock.now += 0.1
+        assert await kv.get("k") is None
+        clock.now += 10**6
+        assert await kv.get("forever") == 2
+
+    run(scenario())
+
+
+def test_hashes(kv: MemoryKeyValue) -> None:
+    async def scenario() -> None:
+        assert await kv.hash_get_all("h") == {}
+        assert await kv.hash_set("h", "a", 1) is True
+        assert await kv.hash_set("h", "a", 2, only_if_new=True) is False
+        assert await kv.hash_set("h", "b", 3, only_if_new=True) is True
+        assert await kv.hash_set("h", "a", 4) is True
+        assert await kv.hash_get_all("h") == {"a": 4, "b": 3}
+
+    run(scenario())
+
+
+def test_incr_keeps_the_expiry(kv: MemoryKeyValue, clock: Clock) -> None:
+    async def scenario() -> None:
+        assert await kv.incr("n") == 1
+        assert await kv.incr("n", 5) == 6
+        assert await kv.incr("n", -10) == -4
+        await kv.set("t", 10, ttl=5)
+        assert await kv.incr("t") == 11
+        clock.now += 5
+        assert await kv.get("t") is None
+        assert await kv.incr("t") == 1  # an expired counter starts again
+
+    run(scenario())
