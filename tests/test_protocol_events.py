@@ -8,6 +8,8 @@ Every test runs over WebSocket, long-polling, and polling upgraded to WebSocket.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from chatkit import ADA, SAM, TESS, Joiner, names, sync, token_of, wait_connections, wire_user
 
@@ -176,3 +178,29 @@ def test_a_tab_that_joins_later_is_not_announced_and_gets_the_list(join: Joiner,
     sync(tab2, bob, tab1)
     assert bob.received("user-connected") == []
     assert [p["data"] for p in tab1.received("user-connected")] == [bob.me]
+
+
+def test_simultaneous_joins_and_leaves_give_every_client_the_same_story(join: Joiner, room: str) -> None:
+    """Each client's initial-response plus the user-connected / user-disconnected it saw afterwards
+    is the room's true history: joins and leaves never interleave inside one client's view."""
+    first = join(room, name="First")
+    with ThreadPoolExecutor(6) as pool:
+        clients = list(pool.map(lambda i: join(room, name=f"P{i}"), range(6)))
+    leaving = clients[:3]
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda c: c.close(), leaving))
+    staying = [first, *clients[3:]]
+    for client in staying:
+        client.wait_for("user-disconnected", count=3)
+    last = join(room, name="Last")
+    sync(last, *staying)
+    final = [u["ID"] for u in last.users]
+    for client in staying:
+        view = [u["ID"] for u in client.users]
+        for name, payload in client.events[1:]:
+            if name == "user-connected":
+                assert payload["data"]["ID"] not in view
+                view.append(payload["data"]["ID"])
+            elif name == "user-disconnected":
+                view.remove(payload["data"]["ID"])
+        assert view == final, client.me

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlencode
 
@@ -235,6 +236,26 @@ def test_room_full(join: Joiner) -> None:
     second.wait_for("user-disconnected")
     fourth = join("pair", name="Fourth")
     assert [u["name"] for u in fourth.users] == ["Second", "Fourth"]
+
+
+def test_room_full_holds_under_simultaneous_joins(join: Joiner) -> None:
+    def attempt(i: int) -> str:
+        try:
+            join("pair", name=f"Rush {i}")
+        except JoinRefused as refusal:
+            return str(refusal.code)
+        return "joined"
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = list(pool.map(attempt, range(6)))
+    assert sorted(outcomes) == ["joined"] * 2 + ["room_full"] * 4
+
+
+def test_a_room_name_in_the_query_string_is_decoded(join: Joiner, room: str) -> None:
+    name = room + " ü/&?=#"
+    first = join(auth={}, query=urlencode({"room": name, "name": "Query"}))
+    second = join(auth={"room": name, "name": "Auth"})
+    assert second.users == [first.me, second.me]
 
 
 def test_a_refused_join_is_not_announced(join: Joiner, room: str) -> None:
