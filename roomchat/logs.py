@@ -37,8 +37,10 @@ class TextFormatter(logging.Formatter):
 
 def _pair(key: str, value: Any) -> str:
     text = str(value)
-    if not text or any(c in text for c in ' "=\n'):
-        text = json.dumps(text, ensure_ascii=False)
+    # Quote anything a client chose (a room name) that could split or spoof a line: spaces,
+    # quotes, '=', and every control character (\r, ANSI escapes...), which json.dumps escapes.
+    if not text or any(c in ' "=' or not c.isprintable() for c in text):
+        text = "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in json.dumps(text, ensure_ascii=False))
     return f"{key}={text}"
 
 

@@ -85,6 +85,23 @@ def test_one_log_line_per_join_leave_and_refusal(join: Joiner, room: str) -> Non
     assert not [line for line in in_room if "x-note" in line]
 
 
+def test_a_room_name_cannot_forge_log_lines(join: Joiner, room: str) -> None:
+    """Room names come from clients: control characters are escaped, so one event stays one line."""
+    evil = room + "\r\n2026-01-01T00:00:00.000Z info roomchat.joins event=join user=1\x1b[2J\u2028\x85"
+    join(evil, name="Eve").close()
+    join(room + "-b\rX\x1b[31m", name="Eve").close()  # nothing that needed quoting before: no space, no '='
+    wait_connections(join.server.url, 0)
+    wait_for(lambda: sum(room in line and " event=leave " in line for line in join.server.log().splitlines()) == 2,
+             "the leave lines")
+    text = join.server.log()
+    assert "\x1b" not in text and "\r" not in text and "\u2028" not in text and "\x85" not in text
+    lines = [line for line in text.splitlines() if room in line]
+    assert len(lines) == 4
+    assert sum(" room=\"" + room + "\\r\\n2026" in line for line in lines) == 2
+    assert sum(" room=\"" + room + "-b\\rX\\u001b[31m\"" in line for line in lines) == 2
+    assert not [line for line in text.splitlines() if line.startswith("2026-01-01")]
+
+
 @pytest.fixture(scope="module")
 def json_log_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoomchatProcess]:
     server = start_server(base_config(), tmp_path_factory.mktemp("jsonlog"), args=["--log-format", "json"])

@@ -13,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from chatkit import ADA, SAM, TESS, Joiner, names, sync, token_of, wait_connections, wire_user
 
+from roomchat.testing import ChatClient
+
 pytestmark = pytest.mark.usefixtures("transport")
 
 
@@ -204,3 +206,16 @@ def test_simultaneous_joins_and_leaves_give_every_client_the_same_story(join: Jo
             elif name == "user-disconnected":
                 view.remove(payload["data"]["ID"])
         assert view == final, client.me
+
+
+def test_an_emit_made_on_connect_waits_for_the_join(join: Joiner, room: str, transport: str) -> None:
+    """A client that sends in its ``connect`` handler: the room hears of it first, then its message."""
+    bob = join(room, name="Bob")
+    ann = ChatClient(join.server.url, room=room, name="Ann", transport=transport, connect=False)
+    join.clients.append(ann)
+    ann.sio.on("connect", lambda: ann.sio.emit("broadcast-message", {"type": "x-early", "value": "hello"}))
+    ann.connect()
+    bob.wait_message()
+    assert names(bob.events) == ["initial-response", "user-connected", "message"]
+    sync(ann)
+    assert names(ann.events)[0] == "initial-response" and ann.received("error-response") == []
