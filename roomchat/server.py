@@ -7,6 +7,7 @@ Reading order for newcomers: ``joining.py`` (connect, identify, announce),
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 from typing import Any
@@ -158,10 +159,24 @@ class ChatServer:
         await self.bots.stop()
         for sid in list(self.sessions):
             await self.sio.disconnect(sid, ignore_queue=True)
+        await self._let_pollers_collect()
         await self.sio.shutdown()
         await self.plugins.notify("roomchat_shutdown", server=self)
         await self.state.close()
         event(log, "stopped")
+
+    async def _let_pollers_collect(self, timeout: float = 2.0) -> None:
+        """Wait (bounded) until long-polling clients have fetched their DISCONNECT packets.
+
+        A polling client between two GETs would otherwise find the server gone
+        and see a transport error (and reconnect) instead of a normal disconnect.
+        WebSocket queues drain at once; this reads python-engineio's socket queues.
+        """
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any(not s.queue.empty() for s in list(self.sio.eio.sockets.values())):
+            if asyncio.get_running_loop().time() >= deadline:
+                return
+            await asyncio.sleep(0.02)
 
     def connection_count(self) -> int:
         """Connections joined to a room on this server."""
