@@ -143,7 +143,6 @@ class Joins:
             return
         event(log, "leave", room=room, user=user.id, sid=sid, last=last, reason=str(reason or ""))
         if last:
-            await self.server.state.rate_limiter.forget(session.rate_key)
             await self.server.plugins.notify("roomchat_user_left", server=self.server, room=room, user=user)
 
 

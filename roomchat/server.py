@@ -38,12 +38,17 @@ _wants_ack: contextvars.ContextVar[bool] = contextvars.ContextVar("wants_ack", d
 
 
 class SocketServer(socketio.AsyncServer):
-    """AsyncServer that records whether the client asked for an ack.
+    """python-socketio's AsyncServer with three adjustments the protocol needs.
 
-    PROTOCOL.md sends ``error-response`` only to an emit without an ack
-    callback, and python-socketio does not tell a handler whether there is
-    one. The packet's ack id is known here, one frame up; this override is
-    checked against the pinned python-socketio by tests/test_protocol_errors.py.
+    1. It records whether the client asked for an ack: PROTOCOL.md sends
+       ``error-response`` only to an emit without an ack callback, and
+       python-socketio does not tell a handler whether there is one (the
+       packet's ack id is known here, one frame up).
+    2. An emit python-socketio cannot decode is answered with ``invalid_message``.
+    3. A long-polling client that closes gets its pending GET answered at once.
+
+    They override python-socketio internals, so the version is pinned below 6 and
+    tests/test_protocol_errors.py and tests/test_fuzz.py check each behaviour.
     """
 
     async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):  # type: ignore[no-untyped-def]

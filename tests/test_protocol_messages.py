@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import pytest
-from chatkit import PROBE_TYPE, SAM, TESS, Joiner, is_sentence, sync, token_of
+from chatkit import ADA, PROBE_TYPE, SAM, STU, TESS, Joiner, is_sentence, sync, token_of
 
 pytestmark = pytest.mark.usefixtures("transport")
 
@@ -270,11 +270,19 @@ def test_refused_emits_do_not_count_against_the_rate_limit(join: Joiner) -> None
         assert ann.send(bob.id, "x-note", i)["msg"] == SENT
 
 
-def test_the_rate_limit_is_per_user_across_tabs(join: Joiner) -> None:
+def test_the_rate_limit_is_per_user_across_tabs_and_reconnects(join: Joiner, transport: str) -> None:
+    # One known user per transport: the module's server keeps each user's bucket for the hour.
+    user = {"websocket": TESS, "polling": ADA, "upgrade": STU}[transport]
     bob = join("limited", name="Bob")
-    tab1 = join("limited", token=token_of(TESS))
-    tab2 = join("limited", token=token_of(TESS))
+    tab1 = join("limited", token=token_of(user))
+    tab2 = join("limited", token=token_of(user))
     assert tab1.send(bob.id, "x-note", 1)["msg"] == SENT
     assert tab2.send(bob.id, "x-note", 2)["msg"] == SENT
     assert tab1.send(bob.id, "x-note", 3)["msg"] == SENT
     assert tab2.send(bob.id, "x-note", 4)["data"]["code"] == "rate_limited"
+    # Leaving and coming back does not refill the bucket.
+    tab1.close()
+    tab2.close()
+    bob.wait_for("user-disconnected", lambda p: p["data"]["ID"] == user)
+    again = join("limited", token=token_of(user))
+    assert again.send(bob.id, "x-note", 5)["data"]["code"] == "rate_limited"

@@ -183,15 +183,29 @@ def test_refused_hits_are_not_counted() -> None:
     run(scenario())
 
 
-def test_keys_are_separate_and_forget_resets() -> None:
+def test_keys_are_separate() -> None:
     limiter = MemoryRateLimiter(Clock())
 
     async def scenario() -> None:
         assert await limiter.hit("ann", 1, 60.0) and not await limiter.hit("ann", 1, 60.0)
         assert await limiter.hit("bob", 1, 60.0)
-        await limiter.forget("ann")
-        await limiter.forget("never-seen")
-        assert await limiter.hit("ann", 1, 60.0)
+        assert not await limiter.hit("ann", 1, 60.0)
+
+    run(scenario())
+
+
+def test_refilled_buckets_are_pruned_and_busy_ones_kept() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(clock)
+    limiter.PRUNE_EVERY = 4
+
+    async def scenario() -> None:
+        assert await limiter.hit("idle", 1, 10.0) and await limiter.hit("busy", 1, 100.0)
+        clock.now += 50.0  # "idle" has refilled, "busy" has not
+        await limiter.hit("other", 5, 10.0)
+        await limiter.hit("other", 5, 10.0)  # the 4th hit prunes
+        assert "idle" not in limiter._buckets and "busy" in limiter._buckets
+        assert not await limiter.hit("busy", 1, 100.0)  # still limited: its bucket was kept
 
     run(scenario())
 

@@ -65,10 +65,6 @@ class RateLimiter(ABC):
     async def hit(self, key: str, limit: int, window: float) -> bool:
         """Count one hit; False when the key is over its limit (the hit is not counted)."""
 
-    @abstractmethod
-    async def forget(self, key: str) -> None:
-        """Drop a key's counter (its user left)."""
-
 
 class KeyValueStore(ABC):
     """Small shared state for plugins and bots (poll tallies, say), namespaced by the caller.

@@ -77,24 +77,36 @@ class MemoryGuestIds(GuestIds):
 
 
 class MemoryRateLimiter(RateLimiter):
-    """Token buckets in a dict: ``limit`` tokens, refilled at ``limit / window`` per second."""
+    """Token buckets in a dict: ``limit`` tokens, refilled at ``limit / window`` per second.
+
+    A bucket outlives its user's connections (reconnecting does not refill it);
+    buckets that have refilled completely are dropped now and then, so memory
+    follows the users active within a window.
+    """
+
+    PRUNE_EVERY = 4096
 
     def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self._buckets: dict[str, tuple[float, float, float]] = {}  # key -> (tokens, last hit, window)
         self._now = now
+        self._hits = 0
 
     async def hit(self, key: str, limit: int, window: float) -> bool:
         now = self._now()
-        tokens, last = self._buckets.get(key, (float(limit), now))
+        self._hits += 1
+        if self._hits % self.PRUNE_EVERY == 0:
+            self._prune(now)
+        tokens, last, _ = self._buckets.get(key, (float(limit), now, window))
         tokens = min(float(limit), tokens + (now - last) * limit / window)
         if tokens < 1.0:
-            self._buckets[key] = (tokens, now)
+            self._buckets[key] = (tokens, now, window)
             return False
-        self._buckets[key] = (tokens - 1.0, now)
+        self._buckets[key] = (tokens - 1.0, now, window)
         return True
 
-    async def forget(self, key: str) -> None:
-        self._buckets.pop(key, None)
+    def _prune(self, now: float) -> None:
+        for key in [k for k, (_, last, window) in self._buckets.items() if now - last >= window]:
+            del self._buckets[key]
 
 
 

@@ -581,12 +581,6 @@ class RedisRateLimiter(RateLimiter):
         bucket = self.link.key("rate", key)
         return bool(await self.link.call(lambda: self.link.token_bucket(keys=[bucket], args=[limit, window])))
 
-    async def forget(self, key: str) -> None:
-        try:
-            await self.link.call(lambda: self.link.client.delete(self.link.key("rate", key)))
-        except Unavailable:
-            pass  # it expires by itself
-
 
 class RedisKeyValue(KeyValueStore):
     """Plain Redis keys and hashes holding JSON, under ``<prefix>:kv:``."""
