@@ -38,7 +38,7 @@ from redis.exceptions import RedisError
 
 from . import protocol
 from .config import Config
-from .delivery import room_channel
+from .delivery import FanoutManager, room_channel
 from .logs import event
 from .state.redis import (
     STREAM_MAXLEN,
@@ -62,8 +62,8 @@ FEED_BATCH = 500
 FIRST_RETRY = 0.2
 
 
-class ClusterManager(socketio.AsyncRedisManager):
-    """python-socketio's Redis manager, with two changes.
+class ClusterManager(socketio.AsyncRedisManager, FanoutManager):
+    """python-socketio's Redis manager, with two changes (and FanoutManager's local fan-out).
 
     - An emit addressed to one connection this server holds (``initial-response``,
       an ``error-response``) is delivered here and not published: the other

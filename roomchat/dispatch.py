@@ -169,10 +169,14 @@ class Dispatcher:
         return data
 
 
+# allow_nan=False: Python reads NaN and Infinity, which JavaScript recipients cannot parse.
+# One encoder for every message: json.dumps with options builds a new one per call.
+_WIRE_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def _json_size(message: Message) -> int:
     try:
-        # allow_nan=False: Python reads NaN and Infinity, which JavaScript recipients cannot parse.
-        text = json.dumps(message.as_wire(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = _WIRE_JSON.encode(message.as_wire())
     except (TypeError, ValueError):  # binary attachments decode to bytes
         raise Refusal(
             "invalid_message", "A message's value must be JSON (no binary attachments, NaN or Infinity)"

@@ -14,12 +14,13 @@ from typing import Any
 
 import socketio
 from engineio import packet as eio_packet
+from socketio import packet as sio_packet
 
 from . import engine, protocol  # engine: python-engineio's long-polling limits, set on import
 from .botrunner import BotHost
 from .clock import Clock
 from .config import Config, RoomConfig
-from .delivery import Delivery
+from .delivery import Delivery, FanoutManager
 from .dispatch import Dispatcher
 from .errors import Refusal
 from .identity import Authenticator, check_auth_config
@@ -35,6 +36,19 @@ from .users import User
 log = logging.getLogger("roomchat.server")
 
 _wants_ack: contextvars.ContextVar[bool] = contextvars.ContextVar("wants_ack", default=False)
+
+
+class JsonPacket(sio_packet.Packet):
+    """Socket.IO packets of JSON only: the server never sends binary attachments.
+
+    The stock packet walks every outgoing payload looking for bytes, a tenth of
+    the server's time on a busy room. roomchat's protocol is JSON: emits with
+    binary attachments are still decoded and refused (``invalid_message``), and
+    nothing the server sends holds bytes (a plugin that put some in a value
+    would fail to encode and get ``plugin_error``).
+    """
+
+    uses_binary_events = False
 
 
 class SocketServer(socketio.AsyncServer):
@@ -109,7 +123,8 @@ class ChatServer:
         settings = config.server
         self.sio = SocketServer(
             async_mode="asgi",
-            client_manager=client_manager,
+            client_manager=client_manager or FanoutManager(),
+            serializer=JsonPacket,
             cors_allowed_origins=_cors(settings.cors_origins),
             max_http_buffer_size=settings.max_http_buffer_size,
             ping_interval=settings.ping_interval,
