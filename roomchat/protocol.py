@@ -98,6 +98,8 @@ def parse_join(auth: Any, query_string: str) -> JoinRequest:
     if token is not None and not isinstance(token, str):  # a bad credential is never turned into a guest
         raise Refusal("unauthorized", "The token is not valid: a token is a string")
     token = token or None  # an empty token is a missing one, like an empty room
+    if token is not None:
+        return JoinRequest(room=room, token=token, name=None)  # a credential names its user: name is for guests
     name = merged.get("name")
     if name is not None and not isinstance(name, str):
         raise Refusal("invalid_name", "A name must be a string of 1 to 64 characters")

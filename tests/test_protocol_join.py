@@ -133,6 +133,11 @@ def test_a_known_user_keeps_its_configured_name(join: Joiner, room: str) -> None
     assert join(room, token=token_of(STU), name="Someone Else").me == wire_user(STU)
 
 
+@pytest.mark.parametrize("name", ["x" * 65, "new\nline", 123])
+def test_a_known_user_is_not_refused_for_a_name_it_does_not_need(join: Joiner, room: str, name: Any) -> None:
+    assert join(auth={"room": room, "token": token_of(STU), "name": name}).me == wire_user(STU)
+
+
 # -- refusals ------------------------------------------------------------------------
 
 
