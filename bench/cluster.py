@@ -14,10 +14,12 @@ Load: ``--clients`` guests join one room, spread over the setup's servers;
 ``--window`` unacknowledged at a time. Every broadcast reaches every other
 client, so a run delivers senders * messages * (clients - 1) messages. The
 figure is deliveries per second from the first send to the last delivery;
-CPU seconds per process show where the work went. Every run is bounded by
+CPU seconds per process show where the work went, and "servers cpu
+us/delivery" is all servers' CPU per delivery. Every run is bounded by
 ``--timeout`` seconds. The clients run in this process (asyncio), so on a
-small machine they share the CPU with the servers: compare setups with each
-other, not with numbers from another machine.
+small machine they share the CPU with the servers (on 2 cores they saturate
+one, and cap every setup's rate): compare setups with each other, and read
+the servers' CPU per delivery as the cost of the setup.
 """
 
 from __future__ import annotations
@@ -64,8 +66,11 @@ class Result:
         """One row of the printed table."""
         rate = self.deliveries / self.seconds if self.seconds else 0.0
         cpu = " ".join(f"{name}={value:.1f}s" for name, value in self.cpu.items())
+        servers = sum(value for name, value in self.cpu.items() if name.startswith("server"))
+        per_delivery = 1e6 * servers / self.deliveries if self.deliveries else 0.0
         done = "" if self.deliveries == self.expected else f"  (INCOMPLETE: {self.deliveries}/{self.expected})"
-        return f"{self.setup:<9} {rate:>12,.0f} deliveries/s  {self.seconds:6.2f} s  cpu: {cpu}{done}"
+        return (f"{self.setup:<9} {rate:>12,.0f} deliveries/s  {self.seconds:6.2f} s  "
+                f"servers {per_delivery:5.1f} cpu us/delivery  cpu: {cpu}{done}")
 
 
 class Redis:
