@@ -28,7 +28,14 @@ class _Uvicorn(uvicorn.Server):
 
     async def startup(self, sockets: Any = None) -> None:
         await self.chat.start()
-        await super().startup(sockets)
+        try:
+            await super().startup(sockets)
+        except SystemExit:  # uvicorn could not listen (it logged the OSError) and exits with 3
+            event(log, "not_listening", logging.ERROR, host=self.config.host, port=self.config.port,
+                  hint="another process holds this address, or it is not this machine's: "
+                       "stop that process or pass --port / --host")
+            await self.chat.stop()
+            raise
         if self.started:
             bound = [s.getsockname() for server in self.servers for s in server.sockets]
             for host, port, *_ in bound:

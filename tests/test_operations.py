@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -162,6 +164,18 @@ def test_after_shutdown_the_port_is_closed(tmp_path: Path) -> None:
     with pytest.raises(JoinRefused) as info:  # python-socketio reports a refused TCP connect as connect_error
         ChatClient(url, room="r", name="Late", timeout=3)
     assert info.value.code is None  # not a roomchat refusal: nobody answered
+
+
+def test_a_busy_port_is_a_clear_error_and_the_server_there_keeps_serving(chat_server: RoomchatProcess) -> None:
+    second = subprocess.run(
+        [sys.executable, "-m", "roomchat", "serve", "--config", str(chat_server.config_path),
+         "--port", str(chat_server.port)],
+        capture_output=True, text=True, timeout=60, env=chat_server.env,
+    )
+    assert second.returncode == 3  # uvicorn's start-up failure
+    assert "event=not_listening" in second.stderr and f"port={chat_server.port}" in second.stderr
+    assert "--port" in second.stderr and "Traceback" not in second.stderr
+    assert health(chat_server.url)["status"] == "ok"
 
 
 # -- CORS ------------------------------------------------------------------------------------------
