@@ -39,10 +39,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("roomchat.messages")
 SENT = "Message sent"
+MAX_EVENT_NAME = 100  # of an unknown event's name, echoed back in its refusal
 
 
 class Dispatcher:
-    """The ``message`` and ``broadcast-message`` handlers."""
+    """The ``message`` and ``broadcast-message`` handlers (and the refusal of any other event)."""
 
     def __init__(self, server: ChatServer) -> None:
         self.server = server
@@ -56,12 +57,27 @@ class Dispatcher:
         """``broadcast-message``: send to every user of the room but the sender."""
         return await self._handle(sid, protocol.BROADCAST, message, None, direct=False)
 
-    async def _handle(self, sid: str, event_name: str, raw: Any, target: Any, direct: bool) -> dict[str, Any] | None:
+    async def other_event(self, event_name: str, sid: str, *_: Any) -> dict[str, Any] | None:
+        """Any other event: refused with ``invalid_message``, so an ack callback is answered, not left to time out."""
+        session = await self._ready_session(sid)
+        if session is None:
+            return None
+        shown = event_name[:MAX_EVENT_NAME]
+        refusal = Refusal("invalid_message", f"There is no event {shown!r}: emit 'message' or 'broadcast-message'")
+        return await self._refuse(session, shown, refusal)
+
+    async def _ready_session(self, sid: str) -> Session | None:
         session = self.server.sessions.get(sid)
         if session is None:
             return None  # the connection is going away
         if not session.ready.is_set():
             await session.ready.wait()  # nothing is sent before initial-response
+        return session
+
+    async def _handle(self, sid: str, event_name: str, raw: Any, target: Any, direct: bool) -> dict[str, Any] | None:
+        session = await self._ready_session(sid)
+        if session is None:
+            return None
         try:
             data = await self._process(session, raw, target, direct)
         except Refusal as refusal:

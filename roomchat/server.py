@@ -144,6 +144,7 @@ class ChatServer:
         self.sio.on("disconnect", self.joins.disconnect)
         self.sio.on(protocol.DIRECT, self.dispatcher.direct)
         self.sio.on(protocol.BROADCAST, self.dispatcher.broadcast)
+        self.sio.on("*", self.dispatcher.other_event)
 
     @staticmethod
     def wants_ack() -> bool:

@@ -83,6 +83,21 @@ def test_no_arguments_at_all(trio: tuple[ChatClient, ...]) -> None:
     nothing_delivered(ann, bob, cid)
 
 
+def test_any_other_event_is_an_invalid_message(trio: tuple[ChatClient, ...]) -> None:
+    """PROTOCOL.md: with an ack callback the server answers every emit."""
+    ann, bob, cid = trio
+    refusal_ack(ann.call("typing", {"type": "text"}), "invalid_message")
+    refusal_ack(ann.sio.call("x" * 500, timeout=5), "invalid_message")
+    ann.emit("chat message", "hello")
+    payload = ann.wait_for("error-response")
+    assert payload["data"] == {"code": "invalid_message", "event": "chat message"}
+    assert is_sentence(payload["msg"])
+    ann.emit("y" * 500)
+    assert ann.wait_for("error-response", count=2)["data"]["event"] == "y" * 100  # echoed, but bounded
+    nothing_delivered(ann, bob, cid)
+    assert ann.call("broadcast-message", {"type": "text", "value": "still here"})["msg"] == "Message sent"
+
+
 def test_binary_data_is_an_invalid_message(trio: tuple[ChatClient, ...]) -> None:
     ann, bob, cid = trio
     refusal_ack(ann.call("message", {"type": "x-bin", "value": b"\x00\x01binary"}, bob.id), "invalid_message")
