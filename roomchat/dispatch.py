@@ -57,12 +57,12 @@ class Dispatcher:
         """``broadcast-message``: send to every user of the room but the sender."""
         return await self._handle(sid, protocol.BROADCAST, message, None, direct=False)
 
-    async def other_event(self, event_name: str, sid: str, *_: Any) -> dict[str, Any] | None:
+    async def other_event(self, event_name: Any, sid: str, *_: Any) -> dict[str, Any] | None:
         """Any other event: refused with ``invalid_message``, so an ack callback is answered, not left to time out."""
         session = await self._ready_session(sid)
         if session is None:
             return None
-        shown = event_name[:MAX_EVENT_NAME]
+        shown = str(event_name)[:MAX_EVENT_NAME]  # a raw packet may name an event with a number
         refusal = Refusal("invalid_message", f"There is no event {shown!r}: emit 'message' or 'broadcast-message'")
         return await self._refuse(session, shown, refusal)
 

@@ -58,7 +58,8 @@ class SocketServer(socketio.AsyncServer):
        ``error-response`` only to an emit without an ack callback, and
        python-socketio does not tell a handler whether there is one (the
        packet's ack id is known here, one frame up).
-    2. An emit python-socketio cannot decode is answered with ``invalid_message``.
+    2. An emit python-socketio cannot decode is answered with ``invalid_message``;
+       other packets it cannot read are logged in one line (no traceback) and dropped.
     3. A long-polling client that closes gets its pending GET answered at once.
 
     They override python-socketio internals, so the version is pinned below 6 and
@@ -72,11 +73,16 @@ class SocketServer(socketio.AsyncServer):
     async def _handle_eio_message(self, eio_sid, data):  # type: ignore[no-untyped-def]
         try:
             await super()._handle_eio_message(eio_sid, data)
-        except ValueError:
-            # python-socketio could not decode the packet (an integer of 101 characters, say):
-            # answer an emit of ours with invalid_message rather than not at all.
-            if not await engine.refuse_undecodable(self, eio_sid, data):
-                raise
+        except Exception as exc:
+            # python-socketio could not read or route the packet (roomchat's handlers catch
+            # their own errors). An emit of ours (an integer of 101 characters, say) is
+            # answered with invalid_message; any other junk costs one log line, not a traceback.
+            if isinstance(exc, ValueError) and await engine.refuse_undecodable(self, eio_sid, data):
+                return
+            size = len(data) if isinstance(data, (str, bytes)) else None
+            event(log, "bad_packet", logging.WARNING, eio_sid=eio_sid, size=size,
+                  error=f"{type(exc).__name__}: {exc}"[:200])
+            log.debug("bad packet", exc_info=True)
 
     async def _handle_eio_disconnect(self, eio_sid, reason):  # type: ignore[no-untyped-def]
         await super()._handle_eio_disconnect(eio_sid, reason)

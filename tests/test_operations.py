@@ -130,6 +130,23 @@ def test_json_logs(json_log_server: RoomchatProcess) -> None:
     assert not [line for line in json_log_server.log().splitlines() if line.strip() and not line.startswith("{")]
 
 
+@pytest.mark.parametrize("junk", ['2{"a":1}', "25", "2[", "9", "3abc", "4", "2" + "1" * 120],
+                         ids=repr)
+def test_a_packet_socketio_cannot_read_is_one_log_line(chat_server: RoomchatProcess, junk: str) -> None:
+    ann = ChatClient(chat_server.url, room="junk", name="Ann", transport="websocket")
+    bob = ChatClient(chat_server.url, room="junk", name="Bob", transport="websocket")
+    try:
+        before = chat_server.log().count("event=bad_packet")
+        ann.sio.eio.send(junk)  # a raw Socket.IO packet, no client library in between
+        wait_for(lambda: chat_server.log().count("event=bad_packet") > before, "a bad_packet line")
+        assert ann.call("broadcast-message", {"type": "text", "value": "still here"})["msg"] == "Message sent"
+        assert bob.wait_message()["message"]["value"] == "still here"
+        assert "Traceback" not in chat_server.log()
+    finally:
+        ann.close()
+        bob.close()
+
+
 # -- shutdown -----------------------------------------------------------------------------------
 
 
