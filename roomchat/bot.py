@@ -37,6 +37,7 @@ never reach the handlers, so two bots cannot talk each other into a loop.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -281,7 +282,9 @@ class Bot:
     """Base class of every bot. Subclass it, set ``kind``, override the handlers you need.
 
     Class attributes: ``kind`` (what ``bots: - kind:`` names), ``Settings``
-    (a ``BotSettings`` subclass, validated at start-up), ``ignore_bots``.
+    (a ``BotSettings`` subclass, validated at start-up), ``ignore_bots``,
+    ``handler_timeout`` (seconds a handler or timer callback may take before
+    it is cut off and logged, so one stuck call cannot stop the bot; None: no limit).
     Instance attributes: ``settings`` (the validated model), ``log`` (a
     logger), ``clock`` (a ``roomchat.clock.Clock``), ``rooms`` (name ->
     BotRoom), ``bot_ids`` (IDs of the users known to be bots).
@@ -290,6 +293,7 @@ class Bot:
     kind: ClassVar[str] = ""
     Settings: ClassVar[type[BotSettings]] = BotSettings
     ignore_bots: ClassVar[bool] = True
+    handler_timeout: ClassVar[float | None] = 30.0
 
     def __init__(self, settings: BotSettings | dict[str, Any] | None = None, *, clock: Clock | None = None,
                  bot_ids: Iterable[int] = ()) -> None:
@@ -347,7 +351,10 @@ class Bot:
         try:
             result = fn(*args)
             if inspect.isawaitable(result):
-                await result
+                await asyncio.wait_for(result, self.handler_timeout)
+        except TimeoutError:
+            event(log, "bot_handler_timeout", logging.ERROR, bot=self.kind or type(self).__name__, handler=what,
+                  seconds=self.handler_timeout)
         except Exception:
             event(log, "bot_handler_failed", logging.ERROR, bot=self.kind or type(self).__name__, handler=what)
             self.log.exception("bot %s failed in %s", self.kind or type(self).__name__, what)

@@ -7,6 +7,7 @@ the other users. Time is a FakeClock: nothing sleeps.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 from collections.abc import Iterator
@@ -68,6 +69,8 @@ class Recorder(Bot):
             await room.broadcast("text", "bad timer set")
         elif msg.value == "count":
             await room.broadcast("count", room.state["count"])
+        elif msg.value == "hang":
+            await asyncio.Event().wait()  # never set: only the bot's handler_timeout ends this
 
     async def on_direct_message(self, room: BotRoom, msg: Incoming) -> None:
         self.note(room, "direct", msg.sender.name if msg.sender else None, msg.type, msg.value, msg.direct)
@@ -237,6 +240,25 @@ def test_a_raising_handler_or_timer_is_isolated(server: RoomchatThread, caplog: 
     assert [r.fields["handler"] for r in failures] == ["on_room_message", f"timer in {room}"]  # type: ignore[attr-defined]
     assert any("a bug in a handler" in (r.exc_text or "") or (r.exc_info and "a bug in a handler" in str(r.exc_info[1]))
                for r in caplog.records)
+
+
+def test_a_hanging_handler_is_cut_off_and_the_bot_goes_on(server: RoomchatThread,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger="roomchat.bots")
+    room = room_name()
+    Recorder.handler_timeout = 0.5
+    try:
+        with BotThread(Recorder, server.url, bot_token(server, 94, "Stuck"), [room]) as bot, \
+                ChatClient(server.url, room=room, name="Ann") as ann, \
+                ChatClient(server.url, room=room, name="Bob") as bob:
+            assert ann.broadcast("text", "hang")["msg"] == "Message sent"
+            ann.broadcast("text", "ping")  # queued behind the stuck handler, handled once it is cut off
+            assert bob.wait_message(lambda d: d["from"] == 94 and d["message"]["value"] == "pong")
+            assert bot.runner.crashes == 0 and bot.joins() == 1
+    finally:
+        Recorder.handler_timeout = Bot.handler_timeout
+    timeouts = [r for r in caplog.records if r.getMessage() == "bot_handler_timeout"]
+    assert [(r.fields["handler"], r.fields["seconds"]) for r in timeouts] == [("on_room_message", 0.5)]  # type: ignore[attr-defined]
 
 
 def test_bots_ignore_bots_so_they_cannot_loop() -> None:
