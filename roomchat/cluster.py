@@ -50,6 +50,7 @@ from .state.redis import (
     Unavailable,
     parse_id,
     redis_options,
+    user_from_json,
 )
 
 if TYPE_CHECKING:
@@ -251,9 +252,14 @@ class ClusterNode:
     async def _reap(self, other: str) -> None:
         keys = [self.link.key("server", other, "hb"), self.link.key("server", other, "conns"),
                 self.link.key("servers"), self.link.key("events")]
-        users = int(await self.link.reap(keys=keys, args=[other, self.link.prefix, STREAM_MAXLEN]))
-        if users >= 0 and other != self.id:
-            event(log, "server_reaped", logging.WARNING, dead=other, users=users, by=self.id)
+        gone = await self.link.reap(keys=keys, args=[other, self.link.prefix, STREAM_MAXLEN])
+        if gone is None:
+            return  # alive after all
+        event(log, "server_reaped", logging.WARNING, dead=other, users=len(gone), by=self.id)
+        # Its users left their rooms here, where the reaping happened: plugins hear of it once.
+        for room, raw_user in gone:
+            await self.server.plugins.notify("roomchat_user_left", server=self.server, room=room.decode(),
+                                             user=user_from_json(raw_user))
 
     # -- the presence feed --------------------------------------------------------
 

@@ -154,9 +154,10 @@ REAP = """
 -- notice the death at once exactly one removes (and announces) anything.
 -- KEYS: 1 the dead server's heartbeat, 2 its conns, 3 the servers set, 4 events stream
 -- ARGV: 1 dead server id, 2 key prefix, 3 stream maxlen
-if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+-- Returns nil if the server is alive, else {room, user json} of every user who left a room with it.
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 local entries = redis.call('HGETALL', KEYS[2])
-local users = 0
+local gone = {}
 for i = 1, #entries, 2 do
   local sid = entries[i]
   local where = cjson.decode(entries[i + 1])
@@ -168,14 +169,14 @@ for i = 1, #entries, 2 do
     if redis.call('HLEN', conns) == 0 then
       redis.call('ZREM', base .. ':order', uid)
       redis.call('HDEL', base .. ':users', uid)
-      users = users + 1
+      if user ~= '' then table.insert(gone, {room, user}) end
     end
     redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'r', room, 'k', 'l', 'u', uid, 's', sid, 'd', user)
   end
 end
 redis.call('DEL', KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[1])
-return users
+return gone
 """
 
 ROSTER = """

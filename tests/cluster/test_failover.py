@@ -44,6 +44,44 @@ def test_killed_server_users_disappear_from_the_other_servers_once(cluster: Clus
     assert ANN not in [u["ID"] for u in newcomer.users] and guest.id not in [u["ID"] for u in newcomer.users]
 
 
+LEFT_PLUGIN = """
+import logging
+from roomchat import hookimpl
+
+
+@hookimpl
+def roomchat_user_left(room, user):
+    logging.getLogger("roomchat.test").warning("hook=user_left room=%s user=%s", room, user.id)
+"""
+
+
+def test_plugins_hear_once_that_the_users_of_a_killed_server_left(redis_server: RedisServer, tmp_path: Path) -> None:
+    plugin = tmp_path / "left_plugin.py"
+    plugin.write_text(LEFT_PLUGIN, encoding="utf-8")
+    cluster = Cluster(redis_server, tmp_path, plugins={"load": [str(plugin)]})
+    try:
+        s1, s2, s3 = cluster.start(3)
+        room = cluster.room()
+        cluster.join(s1, room, ANN)
+        bob = cluster.join(s2, room, BOB)
+        cat = cluster.join(s3, room, CAT)
+        s1.kill()
+        for watcher in (bob, cat):
+            watcher.wait_for("user-disconnected", lambda p: p["data"]["ID"] == ANN, timeout=DEATH_BOUND)
+        heard = f"hook=user_left room={room} user={ANN}"
+
+        def times_heard() -> int:
+            return s2.log().count(heard) + s3.log().count(heard)
+
+        deadline = time.monotonic() + 10  # the reaper calls the hook right after its script
+        while times_heard() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        marker(cluster, s3, room, [bob, cat])
+        assert times_heard() == 1, cluster.logs()
+    finally:
+        cluster.close()
+
+
 def test_a_server_stopped_cleanly_says_goodbye_at_once(cluster: Cluster) -> None:
     s1, s2 = cluster.start(2)
     room = cluster.room()
