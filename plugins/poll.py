@@ -17,7 +17,8 @@
 
 State lives in ``server.state.kv`` so several servers can share a poll:
 ``poll:<room>:<id>`` (the poll, kept ``keep_seconds``) and
-``poll:<room>:<id>:votes`` (a hash: user ID -> the option indices picked).
+``poll:<room>:<id>:votes`` (a hash: user ID -> the option indices picked,
+kept ``keep_seconds`` after the last vote).
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ async def count_vote(ctx: MessageContext) -> None:
         ctx.invalid("there is no open poll with this id in this room", ("poll",), "unknown_poll")
     picked = _picked(ctx, poll)
     stored = await kv.hash_set(votes_key(ctx.room, poll_id), str(ctx.sender.id), picked,
-                               only_if_new=not ctx.settings.change_votes)
+                               only_if_new=not ctx.settings.change_votes, ttl=ctx.settings.keep_seconds)
     if not stored:
         ctx.invalid("you have already voted in this poll, and votes cannot be changed in this room",
                     ("poll",), "already_voted")

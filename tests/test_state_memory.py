@@ -278,6 +278,33 @@ def test_hashes(kv: MemoryKeyValue) -> None:
     run(scenario())
 
 
+def test_a_hash_expires_ttl_after_its_last_write(kv: MemoryKeyValue, clock: Clock) -> None:
+    async def scenario() -> None:
+        await kv.hash_set("h", "a", 1, ttl=10)
+        clock.now += 6
+        assert await kv.hash_set("h", "b", 2, only_if_new=True, ttl=10) is True
+        clock.now += 6
+        assert await kv.hash_get_all("h") == {"a": 1, "b": 2}  # the second write moved the end
+        await kv.hash_set("h", "c", 3)  # no ttl: the end stays where it was
+        clock.now += 4
+        assert await kv.hash_get_all("h") == {}
+
+    run(scenario())
+
+
+def test_expired_keys_nobody_reads_are_swept(kv: MemoryKeyValue, clock: Clock) -> None:
+    async def scenario() -> None:
+        await kv.set("gone", 1, ttl=5)
+        await kv.hash_set("gone-hash", "f", 1, ttl=5)
+        await kv.set("kept", 1)
+        clock.now += 5
+        for n in range(MemoryKeyValue.SWEEP_EVERY):
+            await kv.set(f"fresh-{n % 3}", n, ttl=60)
+        assert set(kv._data) == {"kept", "fresh-0", "fresh-1", "fresh-2"}
+
+    run(scenario())
+
+
 def test_incr_keeps_the_expiry(kv: MemoryKeyValue, clock: Clock) -> None:
     async def scenario() -> None:
         assert await kv.incr("n") == 1

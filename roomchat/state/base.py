@@ -86,8 +86,12 @@ class KeyValueStore(ABC):
         """Forget ``key``."""
 
     @abstractmethod
-    async def hash_set(self, key: str, field: str, value: Any, only_if_new: bool = False) -> bool:
-        """Set one field of the hash at ``key``; with ``only_if_new``, not if it exists. True if set."""
+    async def hash_set(self, key: str, field: str, value: Any, only_if_new: bool = False,
+                       ttl: float | None = None) -> bool:
+        """Set one field of the hash at ``key``; with ``only_if_new``, not if it exists. True if set.
+
+        With ``ttl``, the whole hash is forgotten ``ttl`` seconds after this call.
+        """
 
     @abstractmethod
     async def hash_get_all(self, key: str) -> dict[str, Any]:

@@ -112,11 +112,26 @@ class MemoryRateLimiter(RateLimiter):
 
 
 class MemoryKeyValue(KeyValueStore):
-    """A dict with expiry times, read through the given clock."""
+    """A dict with expiry times, read through the given clock.
+
+    An expired entry goes when it is read, or at the latest with the sweep
+    that runs every ``SWEEP_EVERY`` writes (keys nobody reads again, such as
+    a finished poll's, must not stay for the life of the process).
+    """
+
+    SWEEP_EVERY = 1024
 
     def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
         self._data: dict[str, tuple[Any, float | None]] = {}
         self._now = now
+        self._writes = 0
+
+    def _wrote(self) -> None:
+        self._writes += 1
+        if self._writes % self.SWEEP_EVERY == 0:
+            now = self._now()
+            for key in [k for k, (_, expires) in self._data.items() if expires is not None and now >= expires]:
+                del self._data[key]
 
     def _live(self, key: str) -> Any:
         entry = self._data.get(key)
@@ -133,15 +148,19 @@ class MemoryKeyValue(KeyValueStore):
 
     async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         self._data[key] = (copy.deepcopy(value), self._now() + ttl if ttl is not None else None)
+        self._wrote()
 
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
 
-    async def hash_set(self, key: str, field: str, value: Any, only_if_new: bool = False) -> bool:
+    async def hash_set(self, key: str, field: str, value: Any, only_if_new: bool = False,
+                       ttl: float | None = None) -> bool:
         table = self._live(key)
         if table is None:
             table = {}
-            self._data[key] = (table, None)
+        expires = self._now() + ttl if ttl is not None else self._data.get(key, (None, None))[1]
+        self._data[key] = (table, expires)
+        self._wrote()
         if only_if_new and field in table:
             return False
         table[field] = copy.deepcopy(value)
@@ -154,6 +173,7 @@ class MemoryKeyValue(KeyValueStore):
         value = int(self._live(key) or 0) + amount
         expires = self._data.get(key, (None, None))[1]
         self._data[key] = (value, expires)
+        self._wrote()
         return value
 
 

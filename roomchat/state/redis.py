@@ -604,13 +604,23 @@ class RedisKeyValue(KeyValueStore):
     async def delete(self, key: str) -> None:
         await self.link.call(lambda: self.link.client.delete(self._key(key)))
 
-    async def hash_set(self, key: str, field: str, value: Any, only_if_new: bool = False) -> bool:
+    async def hash_set(self, key: str, field: str, value: Any, only_if_new: bool = False,
+                       ttl: float | None = None) -> bool:
         raw = json.dumps(value, separators=(",", ":"))
-        client, name = self.link.client, self._key(key)
-        if only_if_new:
-            return bool(await self.link.call(lambda: client.hsetnx(name, field, raw)))
-        await self.link.call(lambda: client.hset(name, field, raw))
-        return True
+        name = self._key(key)
+
+        async def write() -> Any:
+            async with self.link.client.pipeline(transaction=True) as pipe:  # MULTI: the field and its expiry
+                if only_if_new:
+                    pipe.hsetnx(name, field, raw)
+                else:
+                    pipe.hset(name, field, raw)
+                if ttl is not None:
+                    pipe.pexpire(name, max(1, math.ceil(ttl * 1000)))
+                return await pipe.execute()
+
+        results = await self.link.call(write)
+        return bool(results[0]) if only_if_new else True
 
     async def hash_get_all(self, key: str) -> dict[str, Any]:
         raw = await self.link.call(lambda: self.link.client.hgetall(self._key(key)))
