@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import traceback
+from pathlib import Path
 from typing import Any
 
 import socketio
@@ -74,15 +76,16 @@ class SocketServer(socketio.AsyncServer):
         try:
             await super()._handle_eio_message(eio_sid, data)
         except Exception as exc:
-            # python-socketio could not read or route the packet (roomchat's handlers catch
-            # their own errors). An emit of ours (an integer of 101 characters, say) is
-            # answered with invalid_message; any other junk costs one log line, not a traceback.
+            if _raised_in_roomchat(exc):
+                raise  # a bug of ours in a handler: keep the traceback
+            # python-socketio could not read or route the packet. An emit of ours (an integer
+            # of 101 characters, say) is answered with invalid_message; any other junk from a
+            # client costs one log line, not a traceback.
             if isinstance(exc, ValueError) and await engine.refuse_undecodable(self, eio_sid, data):
                 return
             size = len(data) if isinstance(data, (str, bytes)) else None
             event(log, "bad_packet", logging.WARNING, eio_sid=eio_sid, size=size,
                   error=f"{type(exc).__name__}: {exc}"[:200])
-            log.debug("bad packet", exc_info=True)
 
     async def _handle_eio_disconnect(self, eio_sid, reason):  # type: ignore[no-untyped-def]
         await super()._handle_eio_disconnect(eio_sid, reason)
@@ -92,6 +95,19 @@ class SocketServer(socketio.AsyncServer):
         socket = self.eio.sockets.get(eio_sid)
         if socket is not None and not socket.upgraded and reason == self.reason.CLIENT_DISCONNECT:
             socket.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))
+
+
+_THIS = Path(__file__).resolve()
+_PACKAGE = _THIS.parent
+
+
+def _raised_in_roomchat(exc: BaseException) -> bool:
+    """Whether roomchat's own code was running (below this module) when ``exc`` was raised."""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        path = Path(frame.filename).resolve()
+        if path != _THIS and path.is_relative_to(_PACKAGE):
+            return True
+    return False
 
 
 def _cors(origins: list[str]) -> str | list[str] | None:

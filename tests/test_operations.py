@@ -147,6 +147,19 @@ def test_a_packet_socketio_cannot_read_is_one_log_line(chat_server: RoomchatProc
         bob.close()
 
 
+def test_only_client_junk_loses_its_traceback() -> None:
+    """A failure inside roomchat's own handlers keeps python-socketio's traceback (a bug must show)."""
+    from roomchat.errors import Refusal
+    from roomchat.protocol import parse_message
+    from roomchat.server import _raised_in_roomchat
+
+    with pytest.raises(Refusal) as ours:
+        parse_message("not a message")
+    with pytest.raises(ValueError) as junk:
+        json.loads("[")
+    assert _raised_in_roomchat(ours.value) and not _raised_in_roomchat(junk.value)
+
+
 # -- shutdown -----------------------------------------------------------------------------------
 
 
