@@ -38,9 +38,6 @@ from typing import Any
 
 import socketio
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 from roomchat.testing import RoomchatProcess, free_port, write_config
 
 SETUPS = {"memory-1": (1, False), "redis-1": (1, True), "redis-2": (2, True)}

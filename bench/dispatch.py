@@ -39,11 +39,8 @@ from pathlib import Path
 
 import socketio
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from roomchat.builtins import BUILTIN_PLUGINS  # noqa: E402
-from roomchat.testing import RoomchatProcess  # noqa: E402
+from roomchat.builtins import BUILTIN_PLUGINS
+from roomchat.testing import RoomchatProcess
 
 PLUGIN = '''
 from roomchat import MessageType, hookimpl

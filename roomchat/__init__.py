@@ -10,4 +10,4 @@ from .messagetypes import MessageType
 from .users import ROOM_ID, Role, User
 
 __version__ = "0.1.0"
-__all__ = ["ConfigError", "MessageContext", "MessageType", "ROOM_ID", "Refusal", "Role", "User", "hookimpl"]
+__all__ = ["ROOM_ID", "ConfigError", "MessageContext", "MessageType", "Refusal", "Role", "User", "hookimpl"]

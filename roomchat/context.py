@@ -30,7 +30,7 @@ class MessageContext:
     ``validation_failed``; ``refuse(...)`` to refuse with any other code.
     """
 
-    __slots__ = ("server", "room", "room_config", "sender", "sid", "type", "value", "target", "settings", "consumed", "id")
+    __slots__ = ("consumed", "id", "room", "room_config", "sender", "server", "settings", "sid", "target", "type", "value")
 
     def __init__(
         self,

@@ -123,9 +123,8 @@ class Dispatcher:
                 raise Refusal("forbidden", f"{message.type!r} messages cannot be sent {how}")
             message.value = message_type.validate(message.value)
         target_id = await self._target(session, target) if direct else None
-        if entry is None or not entry[0].handlers:
-            if not pipeline.checks and not pipeline.delivered:
-                return await self._deliver(session, message, target_id)
+        if (entry is None or not entry[0].handlers) and not pipeline.checks and not pipeline.delivered:
+            return await self._deliver(session, message, target_id)  # nothing to run: the fast path
         return await self._run_plugins(session, message, target_id, entry)
 
     async def _target(self, session: Session, raw: Any) -> int:

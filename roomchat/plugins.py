@@ -24,8 +24,8 @@ import pluggy
 from pydantic import BaseModel, ValidationError
 
 from . import hookspecs
-from .config import PluginsConfig, RoomConfig, describe_error
 from .builtins import BUILTIN_PLUGINS
+from .config import PluginsConfig, RoomConfig, describe_error
 from .errors import ConfigError
 from .logs import event
 from .messagetypes import MessageType, TypeRegistry
@@ -91,8 +91,8 @@ class PluginHost:
             raise ConfigError(origin, [f"plugin {name!r} is already registered as {other!r} ({where}); use that name"])
         if existing is not None:
             raise ConfigError(origin, [
-                f"a plugin called {name!r} is already registered ({self.info[name].origin}); "
-                f"give this one another name, or add {name!r} to plugins.disable to drop the other"
+                (f"a plugin called {name!r} is already registered ({self.info[name].origin}); "
+                 f"give this one another name, or add {name!r} to plugins.disable to drop the other")
             ])
         self.pm.register(plugin, name=name)
         info = PluginInfo(name, origin, module=_module_of(plugin),

@@ -80,7 +80,7 @@ def roomchat(setup: dict[str, Any], *args: str) -> subprocess.CompletedProcess[s
     import os
 
     env = {**os.environ, **setup["env"]}
-    return subprocess.run([sys.executable, "-m", "roomchat", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "roomchat", *args], capture_output=True, check=False, text=True, env=env,
                           timeout=60, cwd=setup["dir"].parent)
 
 

@@ -34,7 +34,7 @@ def block(marker: str) -> str:
 
 
 def roomchat(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "roomchat", *args], capture_output=True, text=True, cwd=folder,
+    return subprocess.run([sys.executable, "-m", "roomchat", *args], capture_output=True, check=False, text=True, cwd=folder,
                           env={**os.environ, **(env or {})}, timeout=60)
 
 
@@ -57,7 +57,7 @@ def test_step_1_a_type_loaded_from_a_file(tmp_path: Path) -> None:
         with ChatClient(server.url, room="kitchen", name="Bob") as bob:
             script = block("tutorial-file: send.py").replace("http://127.0.0.1:8000", server.url)
             (tmp_path / "send.py").write_text(script)
-            sent = subprocess.run([sys.executable, "send.py"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+            sent = subprocess.run([sys.executable, "send.py"], capture_output=True, check=False, text=True, cwd=tmp_path, timeout=60)
             assert sent.returncode == 0, sent.stderr
             assert sent.stdout.count("ack:") == 2 and "'Message sent'" in sent.stdout
             assert bob.wait_message()["message"] == {"type": "potato", "value": {"variety": "King Edward", "weight_grams": 180}}
@@ -100,7 +100,7 @@ def test_step_4_the_guides_tests_pass_with_the_shipped_fixtures(tmp_path: Path) 
     (tmp_path / "my_potato.py").write_text(block("potato.py:"))
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_my_potato.py").write_text(block("tutorial-file: tests/test_my_potato.py"))
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], capture_output=True, check=False,
                             text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
@@ -110,11 +110,11 @@ def test_step_5_the_package_is_found_through_its_entry_point(package: Path, tmp_
     target = tmp_path / "site"
     install = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                               "--disable-pip-version-check", "--target", str(target), str(package)],
-                             capture_output=True, text=True, timeout=300)
+                             capture_output=True, check=False, text=True, timeout=300)
     assert install.returncode == 0, install.stdout + install.stderr
     env = {"PYTHONPATH": str(target)}
     listed = roomchat(package, "plugins", "--config", "roomchat.yaml", env=env).stdout
     assert "my_potato  (package roomchat-my-potato 0.1.0)\n    types: potato\n" in listed
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-                           capture_output=True, text=True, cwd=package, env={**os.environ, **env}, timeout=120)
+                           capture_output=True, check=False, text=True, cwd=package, env={**os.environ, **env}, timeout=120)
     assert tests.returncode == 0, tests.stdout + tests.stderr

@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import yaml
 
@@ -88,9 +88,12 @@ class BotThread:
         if isinstance(bot, Bot):
             instance = bot
             instance.clock, instance.bot_ids = self.clock, instance.bot_ids | ids
-            make = lambda: instance
+
+            def make() -> Bot:
+                return instance
         else:
-            make = lambda: bot(settings or {}, clock=self.clock, bot_ids=ids)
+            def make() -> Bot:
+                return bot(settings or {}, clock=self.clock, bot_ids=ids)
         self.runner = BotRunner(make, url, token, rooms, label=getattr(bot, "kind", "") or "test-bot",
                                 fatal_refusals=True, restart=Backoff(initial=0.2, maximum=2.0))
         self.loop = asyncio.new_event_loop()
@@ -159,7 +162,7 @@ class BotThread:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(10)
 
-    def __enter__(self) -> BotThread:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -200,7 +203,7 @@ class BotProcess(ChildProcess):
         return self.proc.wait(timeout)
 
 
-    def __enter__(self) -> BotProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -165,9 +165,7 @@ class RoomUser:
 def _matches(message: Received, type: str | None, sender: RoomUser | int | None) -> bool:
     if type is not None and message.type != type:
         return False
-    if sender is not None and message.sender != (sender.id if isinstance(sender, RoomUser) else sender):
-        return False
-    return True
+    return sender is None or message.sender == (sender.id if isinstance(sender, RoomUser) else sender)
 
 
 class RoomHarness:

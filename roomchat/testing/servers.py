@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import yaml
 
@@ -60,7 +60,7 @@ class ChildProcess:
     log_path: Path
 
     def _spawn(self, cmd: list[str], env: dict[str, str]) -> None:
-        self._log = open(self.log_path, "ab")
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - the child writes to it until stop() closes it
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
 
     def stop(self, timeout: float = 10.0) -> int | None:
@@ -114,13 +114,13 @@ class RoomchatProcess(ChildProcess):
         self._spawn(cmd, self.env)
         try:
             wait_healthy(self.url, timeout, self.proc)
-        except Exception:
+        except Exception:  # noqa: BLE001 - whatever went wrong, stop the child and show its log
             self.stop()
             raise RuntimeError(f"roomchat did not start; its log:\n{self.log()}") from None
         return self
 
 
-    def __enter__(self) -> RoomchatProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -194,7 +194,7 @@ class RoomchatThread:
             self._server.should_exit = True
             self._thread.join(15)
 
-    def __enter__(self) -> RoomchatThread:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -121,7 +121,9 @@ def answer(student: ChatClient, text: str, type: str = "quiz-answer") -> dict[st
 @pytest.mark.parametrize("classroom", [in_process, out_of_process], ids=["in-process", "out-of-process"])
 def test_a_whole_quiz(classroom: Callable[[Path], Any], bank: Path) -> None:
     with classroom(bank) as room, ExitStack() as stack:
-        join = lambda token: stack.enter_context(ChatClient(room.url, room=ROOM, token=token))
+        def join(token: str) -> ChatClient:
+            return stack.enter_context(ChatClient(room.url, room=ROOM, token=token))
+
         ada, ann, bob, cy = (join(u["token"]) for u in USERS)
         assert BOT_ID in {u["ID"] for u in ann.users}  # the bot is an ordinary participant
         students = (ann, bob, cy)

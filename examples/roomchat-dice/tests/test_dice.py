@@ -1,7 +1,6 @@
 """roomchat-dice's own tests, written with the fixtures that roomchat ships (roomchat_room, ...)."""
 
 import pytest
-
 from roomchat_dice import plugin
 
 
