@@ -213,6 +213,12 @@ class RoomHarness:
         self.users.append(joined)
         return joined
 
+    def advance(self, seconds: float) -> None:
+        """Move the server's FakeClock (``roomchat_start(clock=FakeClock())``) and run the timers that fall due."""
+        if self.server.clock is None:
+            raise RuntimeError("this server runs on the real clock: start it with roomchat_start(clock=FakeClock())")
+        self.server.advance(seconds)
+
     def wait_until(self, condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
         """Wait until ``condition()`` is true: for what the server does on its own, after a reply.
 
@@ -277,17 +283,20 @@ def roomchat_config() -> dict[str, Any]:
 
 @pytest.fixture
 def roomchat_start() -> Iterator[Callable[..., RoomHarness]]:
-    """A factory: ``roomchat_start(plugins=None, settings=None, config=None, room="test")`` starts a server.
+    """A factory: ``roomchat_start(plugins=None, settings=None, config=None, room="test", clock=None)``.
 
-    Every server it started is stopped at the end of the test.
+    It starts a server and returns its RoomHarness. ``clock``: a
+    ``roomchat.clock.FakeClock`` for the server (mutes, plugin and bot timers),
+    moved with ``harness.advance(seconds)``. Every server it started is
+    stopped at the end of the test.
     """
     started: list[RoomHarness] = []
 
     def start(plugins: dict[str, object] | None = None, settings: dict[str, dict[str, Any]] | None = None,
-              config: dict[str, Any] | None = None, room: str = ROOM) -> RoomHarness:
+              config: dict[str, Any] | None = None, room: str = ROOM, clock: Any = None) -> RoomHarness:
         from roomchat.testing import RoomchatThread
 
-        server = RoomchatThread(harness_config(settings, config, room), plugins=plugins or {})
+        server = RoomchatThread(harness_config(settings, config, room), plugins=plugins or {}, clock=clock)
         server.start()
         harness = RoomHarness(server, room)
         started.append(harness)
