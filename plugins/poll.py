@@ -10,6 +10,10 @@
   voting again *replaces* that user's earlier vote (set ``change_votes: false``
   to refuse a second vote instead). An unknown poll or option is refused with
   ``validation_failed`` and the error's ``loc`` (``["poll"]`` or ``["option"]``).
+- ``poll-close`` ``{"poll": <id>}``: ends the poll (its creator, a teacher or
+  an admin may; others get ``forbidden``). Consumed; the room gets the final
+  ``poll-results`` with ``"closed": true``, and later votes are refused with
+  ``validation_failed`` (``poll_closed``).
 - ``poll-results`` ``{"poll", "counts", "total"}``: sent by the room (ID 0) to
   everyone in it after every counted vote. ``counts[i]`` is the number of
   users who picked option ``i``; ``total`` the number of users who voted (in a
@@ -85,13 +89,21 @@ class VoteValue(BaseModel):
     option: OptionChoice
 
 
+class PollClose(BaseModel):
+    """Ends a poll: no more votes."""
+
+    model_config = STRICT
+    poll: PollId
+
+
 class PollResults(BaseModel):
-    """The tally the room sends after each vote."""
+    """The tally the room sends after each vote, and once more, ``closed``, when the poll ends."""
 
     model_config = STRICT
     poll: PollId
     counts: list[Annotated[int, Field(ge=0)]]
     total: Annotated[int, Field(ge=0)]
+    closed: bool | None = Field(None, description="true in the final results of a closed poll; absent before")
 
 
 class PollSettings(BaseModel):
@@ -128,9 +140,7 @@ async def count_vote(ctx: MessageContext) -> None:
     """Record the sender's vote (replacing an earlier one), consume it, and send the tally to the room."""
     kv = ctx.server.state.kv
     poll_id = ctx.value["poll"]
-    poll = await kv.get(poll_key(ctx.room, poll_id))
-    if poll is None:
-        ctx.invalid("there is no open poll with this id in this room", ("poll",), "unknown_poll")
+    poll = await _poll_taking_votes(ctx, poll_id)
     picked = _picked(ctx, poll)
     stored = await kv.hash_set(votes_key(ctx.room, poll_id), str(ctx.sender.id), picked,
                                only_if_new=not ctx.settings.change_votes, ttl=ctx.settings.keep_seconds)
@@ -139,6 +149,27 @@ async def count_vote(ctx: MessageContext) -> None:
                     ("poll",), "already_voted")
     ctx.consume()
     await ctx.send_to_room(await tally(ctx, poll_id, len(poll["options"])), type="poll-results")
+
+
+async def close_poll(ctx: MessageContext) -> None:
+    """End a poll (its creator, a teacher or an admin), consume the request, send the final results."""
+    poll_id = ctx.value["poll"]
+    poll = await _poll_taking_votes(ctx, poll_id)
+    if ctx.sender.id != poll["creator"] and ctx.sender.role not in (Role.TEACHER, Role.ADMIN):
+        ctx.refuse("forbidden", "Only the poll's creator, a teacher or an admin may close it")
+    await ctx.server.state.kv.set(poll_key(ctx.room, poll_id), {**poll, "closed": True}, ttl=ctx.settings.keep_seconds)
+    ctx.consume()
+    await ctx.send_to_room({**await tally(ctx, poll_id, len(poll["options"])), "closed": True}, type="poll-results")
+
+
+async def _poll_taking_votes(ctx: MessageContext, poll_id: str) -> dict[str, Any]:
+    """The poll, if it exists in this room and is not closed (else ``validation_failed`` on ``poll``)."""
+    poll = await ctx.server.state.kv.get(poll_key(ctx.room, poll_id))
+    if poll is None:
+        ctx.invalid("there is no open poll with this id in this room", ("poll",), "unknown_poll")
+    if poll.get("closed"):
+        ctx.invalid("this poll is closed", ("poll",), "poll_closed")
+    return poll
 
 
 def _picked(ctx: MessageContext, poll: dict[str, Any]) -> list[int]:
@@ -165,13 +196,16 @@ async def tally(ctx: MessageContext, poll_id: str, options: int) -> dict[str, An
 
 @hookimpl
 def roomchat_register_message_types(register: Callable[[MessageType], None]) -> None:
-    """Register ``poll``, ``vote`` and ``poll-results``."""
+    """Register ``poll``, ``vote``, ``poll-close`` and ``poll-results``."""
     register(MessageType("poll", PollValue, [open_poll], direct=False,
                          description="A poll for the room: {question, options, multiple?}; delivered with its id"))
     register(MessageType("vote", VoteValue, [count_vote],
                          description="A vote in a poll: {poll, option}; counted, not delivered"))
+    register(MessageType("poll-close", PollClose, [close_poll],
+                         description="End a poll (its creator, a teacher or an admin): {poll}; not delivered"))
     register(MessageType("poll-results", PollResults, roles=(),
-                         description="A poll's tally, sent by the room (ID 0) after each vote: {poll, counts, total}"))
+                         description="A poll's tally, sent by the room (ID 0) after each vote: {poll, counts, total}, "
+                                     "and with closed: true when the poll ends"))
 
 
 @hookimpl

@@ -14,7 +14,7 @@ from roomchat.testing import ChatClient, RoomchatThread
 
 TYPES_BY_PLUGIN = {
     "text": ["text"], "image": ["image"], "video": ["video"], "file": ["file"],
-    "poll": ["poll", "vote", "poll-results"], "reaction": ["reaction"], "typing": ["typing"], "potato": ["potato"],
+    "poll": ["poll", "vote", "poll-close", "poll-results"], "reaction": ["reaction"], "typing": ["typing"], "potato": ["potato"],
 }
 
 

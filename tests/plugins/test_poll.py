@@ -154,3 +154,30 @@ def test_clients_cannot_send_poll_results(room) -> None:
     fake = {"poll": "x", "counts": [9, 0], "total": 9}
     assert ann.broadcast("poll-results", fake).code == "forbidden"
     assert bob.send(ann, "poll-results", fake).code == "forbidden"
+
+
+def test_closing_a_poll_sends_the_final_results_and_ends_the_voting(room) -> None:
+    ann, bob, cy = room.join("Ann"), room.join("Bob"), room.join("Cy")
+    poll = open_poll(ann)
+    assert bob.broadcast("vote", {"poll": poll, "option": 1}).ok
+    ack = ann.broadcast("poll-close", {"poll": poll})
+    assert ack.ok
+    for user in (ann, bob, cy):
+        assert results(user, 2) == {"poll": poll, "counts": [0, 1, 0], "total": 1, "closed": True}
+    ack = cy.broadcast("vote", {"poll": poll, "option": 0})
+    assert ack.code == "validation_failed" and by_loc(ack.errors)[("poll",)]["type"] == "poll_closed"
+    assert ann.broadcast("poll-close", {"poll": poll}).errors[0]["type"] == "poll_closed"
+    assert all(nothing_received(user, "poll-close") for user in (ann, bob, cy))  # the request itself is consumed
+    cy.sync()
+    assert len(cy.messages(type="poll-results")) == 2
+
+
+def test_only_the_creator_a_teacher_or_an_admin_may_close_a_poll(room) -> None:
+    ann, bob, tess = room.join("Ann"), room.join("Bob"), room.join("Tess", role="TEACHER")
+    poll = open_poll(ann)
+    ack = bob.broadcast("poll-close", {"poll": poll})
+    assert ack.code == "forbidden" and "creator" in ack.msg
+    assert bob.broadcast("vote", {"poll": poll, "option": 2}).ok  # still open
+    assert tess.broadcast("poll-close", {"poll": poll}).ok
+    assert results(bob, 2)["closed"] is True
+    assert bob.broadcast("poll-close", {"poll": "no-such-poll"}).errors[0]["type"] == "unknown_poll"
