@@ -351,7 +351,10 @@ class Bot:
         try:
             result = fn(*args)
             if inspect.isawaitable(result):
-                await asyncio.wait_for(result, self.handler_timeout)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+                # that arrives as the handler finishes, and the bot would then never stop.
+                async with asyncio.timeout(self.handler_timeout):
+                    await result
         except TimeoutError:
             event(log, "bot_handler_timeout", logging.ERROR, bot=self.kind or type(self).__name__, handler=what,
                   seconds=self.handler_timeout)

@@ -162,7 +162,8 @@ class Dispatcher:
         try:
             result = fn(ctx, *args)
             if inspect.isawaitable(result):
-                await asyncio.wait_for(result, self.timeout)
+                async with asyncio.timeout(self.timeout):  # inline, no task per call; see Bot._safely
+                    await result
         except Refusal:
             raise
         except TimeoutError:

@@ -244,7 +244,8 @@ class PluginHost:
             try:
                 result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
                 if inspect.isawaitable(result):
-                    await asyncio.wait_for(result, self.handler_timeout)
+                    async with asyncio.timeout(self.handler_timeout):
+                        await result
             except TimeoutError:
                 event(log, "plugin_timeout", logging.ERROR, plugin=impl.plugin_name, hook=hook_name,
                       seconds=self.handler_timeout)
