@@ -37,8 +37,6 @@ never reach the handlers, so two bots cannot talk each other into a loop.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -46,7 +44,7 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .clock import Clock, Timer
+from .clock import Clock, Timer, run_within
 from .config import describe_error
 from .errors import ConfigError
 from .logs import event
@@ -349,12 +347,7 @@ class Bot:
     async def _safely(self, what: str, fn: Callable[..., Any], *args: Any) -> None:
         """Run a handler or timer callback; a failure is logged and goes no further."""
         try:
-            result = fn(*args)
-            if inspect.isawaitable(result):
-                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
-                # that arrives as the handler finishes, and the bot would then never stop.
-                async with asyncio.timeout(self.handler_timeout):
-                    await result
+            await run_within(self.handler_timeout, fn, *args)
         except TimeoutError:
             event(log, "bot_handler_timeout", logging.ERROR, bot=self.kind or type(self).__name__, handler=what,
                   seconds=self.handler_timeout)

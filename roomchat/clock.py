@@ -34,10 +34,23 @@ class Timer:
             self._handle.cancel()
 
 
-async def _run(callback: Callback) -> None:
-    result = callback()
+async def run_within(seconds: float | None, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Call ``fn``; if it returns an awaitable, await it for at most ``seconds`` (None: no limit).
+
+    Raises TimeoutError when the limit passes. Every plugin and bot handler is
+    run through this. It uses ``asyncio.timeout`` rather than ``wait_for``: the
+    awaitable runs in the caller's task (no task per call), and on Python 3.11
+    ``wait_for`` can swallow a cancellation that arrives as the awaitable
+    finishes (a bot then never stopped).
+    """
+    result = fn(*args, **kwargs)
     if inspect.isawaitable(result):
-        await result
+        async with asyncio.timeout(seconds):
+            await result
+
+
+async def _run(callback: Callback) -> None:
+    await run_within(None, callback)
 
 
 class Clock:

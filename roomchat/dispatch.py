@@ -18,14 +18,13 @@ hooks skips step 4 entirely.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import protocol
+from .clock import run_within
 from .context import MessageContext
 from .delivery import room_channel, user_channel
 from .errors import Refusal
@@ -160,10 +159,7 @@ class Dispatcher:
     async def _call(self, fn: Callable[..., Any], ctx: MessageContext, what: str, *args: Any) -> None:
         """Run one plugin function with a time limit; failures refuse only this message."""
         try:
-            result = fn(ctx, *args)
-            if inspect.isawaitable(result):
-                async with asyncio.timeout(self.timeout):  # inline, no task per call; see Bot._safely
-                    await result
+            await run_within(self.timeout, fn, ctx, *args)
         except Refusal:
             raise
         except TimeoutError:

@@ -8,10 +8,8 @@ built-in is special.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import importlib.util
-import inspect
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -25,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import hookspecs
 from .builtins import BUILTIN_PLUGINS
+from .clock import run_within
 from .config import PluginsConfig, RoomConfig, describe_error
 from .errors import ConfigError
 from .logs import event
@@ -242,10 +241,7 @@ class PluginHost:
         """Call a lifecycle hook on every plugin; await what they return; log and isolate failures."""
         for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
             try:
-                result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-                if inspect.isawaitable(result):
-                    async with asyncio.timeout(self.handler_timeout):
-                        await result
+                await run_within(self.handler_timeout, impl.function, **{arg: kwargs[arg] for arg in impl.argnames})
             except TimeoutError:
                 event(log, "plugin_timeout", logging.ERROR, plugin=impl.plugin_name, hook=hook_name,
                       seconds=self.handler_timeout)
