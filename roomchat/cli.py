@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from .config import Config, default_config_path, load_config
 from .errors import ConfigError
+from .requires import MissingPackage
 from .users import Role
 
 
@@ -146,6 +147,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         print("Fix the file and run `roomchat check` to validate it.", file=sys.stderr)
+        return 2
+    except MissingPackage as exc:
+        print(f"roomchat: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # anything not behind require(): still one line, not a traceback
+        print(f"roomchat: {MissingPackage(f'roomchat {args.command}', exc.name or str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -159,7 +159,13 @@ class PluginHost:
                 continue
             dist = ep.dist
             origin = f"package {dist.name} {dist.version}" if dist else f"entry point {ep.value}"
-            self.add(ep.load(), ep.name, origin)
+            try:
+                plugin = ep.load()
+            except ImportError as exc:
+                problem = f"cannot import {ep.value}: {_import_problem(exc, ep.module)}"
+                raise ConfigError(f"plugin {ep.name} ({origin})",
+                                  [f"{problem} (or add {ep.name!r} to plugins.disable)"]) from None
+            self.add(plugin, ep.name, origin)
 
     # -- settings and per-room pipelines --------------------------------------
 
@@ -269,10 +275,23 @@ def import_plugin(spec: str, source: str) -> tuple[ModuleType, str]:
             raise ConfigError(source, [f"plugins.load: no plugin file at {path}"])
         module = importlib.util.module_from_spec(loader_spec)
         sys.modules[module_name] = module
-        loader_spec.loader.exec_module(module)
+        try:
+            loader_spec.loader.exec_module(module)
+        except ImportError as exc:
+            del sys.modules[module_name]
+            raise ConfigError(source, [f"plugins.load: {spec}: {_import_problem(exc, module_name)}"]) from None
         return module, name
     try:
         module = importlib.import_module(spec)
     except ImportError as exc:
-        raise ConfigError(source, [f"plugins.load: cannot import {spec!r}: {exc}"]) from None
+        raise ConfigError(source, [f"plugins.load: cannot import {spec!r}: {_import_problem(exc, spec)}"]) from None
     return module, spec.rsplit(".", 1)[-1]
+
+
+def _import_problem(exc: ImportError, module: str) -> str:
+    """What an import error met while importing plugin ``module`` means to the person who configured it."""
+    missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+    if not missing or module == missing or module.startswith(missing + "."):
+        return str(exc)
+    top = missing.split(".")[0]
+    return f"it imports {missing!r}, which is not installed (install the package that provides {top!r})"

@@ -30,6 +30,7 @@ from .joining import Joins
 from .logs import event
 from .moderation import check_banned
 from .plugins import PluginHost
+from .requires import require
 from .session import Session
 from .state import StateBackend
 from .state.memory import memory_backend
@@ -134,6 +135,7 @@ class ChatServer:
             source,
         )
         if state is None and config.cluster is not None:  # several servers as one: docs/scaling.md
+            require("redis", feature=f"the cluster: section of {source} (several servers on Redis)", install="redis>=5")
             from .cluster import cluster_parts
 
             state, cluster_manager = cluster_parts(config)

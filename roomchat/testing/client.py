@@ -9,6 +9,8 @@ from typing import Any, Self
 
 import socketio
 
+from ..requires import require
+
 
 class JoinRefused(Exception):
     """The server refused the connection (``connect_error``); ``code`` is PROTOCOL.md's code."""
@@ -18,6 +20,14 @@ class JoinRefused(Exception):
         self.message = message
         self.data = data or {}
         self.code = self.data.get("code")
+
+
+def _require_client_packages(transport: str) -> None:
+    """python-socketio's client polls with ``requests`` and speaks WebSocket with ``websocket-client`` (test extra)."""
+    if transport != "websocket":
+        require("requests", feature="roomchat.testing.ChatClient over long-polling")
+    if transport != "polling":
+        require("websocket", feature="roomchat.testing.ChatClient over WebSocket", package="websocket-client")
 
 
 class ChatClient:
@@ -41,6 +51,7 @@ class ChatClient:
         self.refusal: JoinRefused | None = None
         self.disconnect_reason: str | None = None
         self._cond = threading.Condition()
+        _require_client_packages(transport)
         self.sio = socketio.Client(reconnection=False)
         self.sio.on("*", self._record)
         self.sio.on("connect_error", self._on_connect_error)
