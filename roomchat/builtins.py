@@ -4,6 +4,11 @@ The message-type plugins live in the ``plugins/`` folder and the bots in
 ``bots/``; they install as the ``roomchat_plugins`` and ``roomchat_bots``
 packages (see pyproject.toml and docs/plugins.md). Each is registered exactly
 like a third-party plugin, through ``PluginHost.add``. Add a built-in here.
+
+No built-in registers ``potato``: the protocol's seed notes name it as a type
+whose value may be anything, so it passes unchanged. The plugin guide's
+tutorial gives it a shape in its own example (examples/potato), which a
+server loads only when asked. What the built-in types accept: docs/plugins.md.
 """
 
 BUILTIN_PLUGINS: dict[str, str] = {
@@ -15,10 +20,9 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "image": "roomchat_plugins.image",
     "video": "roomchat_plugins.video",
     "file": "roomchat_plugins.file",
-    "poll": "roomchat_plugins.poll",  # the types poll, vote and poll-results
+    "poll": "roomchat_plugins.poll",  # the types poll, vote, poll-close and poll-results
     "reaction": "roomchat_plugins.reaction",
     "typing": "roomchat_plugins.typing_indicator",
-    "potato": "roomchat_plugins.potato",
     "quiz": "roomchat_bots.quiz",  # the quiz bot and its message types
     "moderator": "roomchat_bots.moderator",  # the moderator bot and its filter (block/redact before delivery)
 }

@@ -5,11 +5,13 @@ written into an empty folder and used as a reader would: ``roomchat check``,
 ``roomchat plugins``, the server with the guide's client script, the guide's
 tests with the shipped fixtures, and the package pip-installed into a
 throwaway ``--target`` and found through its entry point. The guide's
-finished plugin must be plugins/potato.py, word for word.
+finished files must be those of examples/potato, word for word, and potato
+itself stays open: no built-in registers it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -21,9 +23,11 @@ import pytest
 import yaml
 
 from roomchat.testing import ChatClient, RoomchatProcess
+from roomchat.testing.pytest_plugin import RoomHarness
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+EXAMPLE = ROOT / "examples" / "potato"
 
 
 def block(marker: str) -> str:
@@ -38,8 +42,20 @@ def roomchat(folder: Path, *args: str, env: dict[str, str] | None = None) -> sub
                           env={**os.environ, **(env or {})}, timeout=60)
 
 
-def test_the_finished_plugin_is_plugins_potato_py_word_for_word() -> None:
-    assert block("potato.py:") == (ROOT / "plugins" / "potato.py").read_text(encoding="utf-8")
+@pytest.mark.parametrize(("marker", "path"), [
+    ("potato.py:", "my_potato.py"),
+    ("tutorial-file: roomchat.yaml step 3", "roomchat.yaml"),
+    ("tutorial-file: send.py", "send.py"),
+    ("tutorial-file: tests/test_my_potato.py", "tests/test_my_potato.py"),
+])
+def test_the_finished_files_are_examples_potato_word_for_word(marker: str, path: str) -> None:
+    assert block(marker) == (EXAMPLE / path).read_text(encoding="utf-8")
+
+
+def test_no_builtin_types_potato() -> None:
+    """The seed names potato as a free type: the tutorial's plugin is an example, never loaded by default."""
+    assert "potato" not in json.loads(roomchat(ROOT, "schema", "--config", "config/roomchat.yaml").stdout)
+    assert "my_potato" not in roomchat(ROOT, "plugins", "--config", "config/roomchat.yaml").stdout
 
 
 def test_step_1_a_type_loaded_from_a_file(tmp_path: Path) -> None:
@@ -49,7 +65,6 @@ def test_step_1_a_type_loaded_from_a_file(tmp_path: Path) -> None:
     assert check.returncode == 0, check.stderr
     listed = {p["name"]: p for p in json.loads(roomchat(tmp_path, "plugins", "--config", "roomchat.yaml", "--json").stdout)}
     assert listed["my_potato"]["origin"] == "config: my_potato.py" and listed["my_potato"]["types"] == ["potato"]
-    assert "potato" not in listed, "the built-in is disabled"
     schema = json.loads(roomchat(tmp_path, "schema", "potato", "--config", "roomchat.yaml").stdout)
     assert schema["plugin"] == "my_potato" and schema["schema"]["required"] == ["variety", "weight_grams"]
 
@@ -118,3 +133,46 @@ def test_step_5_the_package_is_found_through_its_entry_point(package: Path, tmp_
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
                            capture_output=True, check=False, text=True, cwd=package, env={**os.environ, **env}, timeout=120)
     assert tests.returncode == 0, tests.stdout + tests.stderr
+
+
+def example_plugin() -> object:
+    """examples/potato/my_potato.py, imported from its file as plugins.load would."""
+    spec = importlib.util.spec_from_file_location("my_potato_example", EXAMPLE / "my_potato.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def kitchen(roomchat_start) -> RoomHarness:  # type: ignore[no-untyped-def]
+    """A room running the finished example, with a weight limit of 1000 g."""
+    return roomchat_start(plugins={"my_potato": example_plugin()}, settings={"my_potato": {"max_weight_grams": 1000}})
+
+
+def test_the_example_thanks_the_sender_only(kitchen: RoomHarness) -> None:
+    ann, bob = kitchen.join("Ann"), kitchen.join("Bob")
+    assert ann.broadcast("potato", {"variety": "Maris Piper", "weight_grams": 80}).ok
+    assert bob.receive(type="potato").value == {"variety": "Maris Piper", "weight_grams": 80, "fries": 10}
+    reply = ann.receive(type="text")
+    assert reply.from_room and reply.value == "Thanks for the Maris Piper! That makes 10 fries."
+    bob.sync()
+    assert bob.messages(type="text") == []
+
+
+@pytest.mark.parametrize(("value", "field"), [
+    ({"variety": "", "weight_grams": 100}, "variety"),
+    ({"variety": "Russet", "weight_grams": 0}, "weight_grams"),
+    ({"variety": "Russet", "weight_grams": "100"}, "weight_grams"),  # strict: a string is not a number
+    ({"variety": "Russet"}, "weight_grams"),
+    ({"variety": "Russet", "weight_grams": 100, "peeled": True}, "peeled"),
+    ({"variety": "Russet", "weight_grams": 1001}, "weight_grams"),  # over the room's limit
+])
+def test_the_example_refuses_a_bad_potato_field_by_field(kitchen: RoomHarness, value: dict, field: str) -> None:
+    ann, bob = kitchen.join("Ann"), kitchen.join("Bob")
+    ack = ann.broadcast("potato", value)
+    assert ack.code == "validation_failed"
+    assert [e["loc"] for e in ack.errors] == [[field]]
+    bob.sync()
+    assert bob.messages() == []
+    assert ann.messages(type="text") == []  # no thanks for a refused potato

@@ -1,7 +1,10 @@
-"""``potato``: the worked example of docs/plugins.md, a whole plugin in one file.
+"""``potato`` with a shape: the finished plugin of docs/plugins.md's tutorial.
 
-A client sends ``{"type": "potato", "value": {"variety": "King Edward", "weight_grams": 180}}``.
-The room gets ``{"variety": "King Edward", "weight_grams": 180, "fries": 22}``,
+roomchat itself leaves ``potato`` open, as the protocol's seed notes name it
+(any value passes unchanged). Load this file (``plugins.load: [my_potato.py]``)
+and, in your server, a potato becomes typed: a client sends
+``{"type": "potato", "value": {"variety": "King Edward", "weight_grams": 180}}``,
+the room gets ``{"variety": "King Edward", "weight_grams": 180, "fries": 22}``,
 and the sender gets a reply from the room (ID 0).
 
 A plugin is a module (or any object) with hook implementations. This one has
@@ -36,11 +39,12 @@ class Potato(BaseModel):
 
 
 # 2. The settings: another pydantic model. Values come from the config file,
-#    ``plugins.settings.potato`` for the server and
-#    ``rooms.<room>.plugins.settings.potato`` for one room, and are checked at
-#    start-up. Handlers read them as ``ctx.settings``.
+#    ``plugins.settings.my_potato`` for the server and
+#    ``rooms.<room>.plugins.settings.my_potato`` for one room (the key is the
+#    plugin's name, which is the file's name), and are checked at start-up.
+#    Handlers read them as ``ctx.settings``.
 class PotatoSettings(BaseModel):
-    """Settings of the ``potato`` plugin."""
+    """Settings of the ``my_potato`` plugin."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -14,7 +14,7 @@ from roomchat.testing import ChatClient, RoomchatThread
 
 TYPES_BY_PLUGIN = {
     "text": ["text"], "image": ["image"], "video": ["video"], "file": ["file"],
-    "poll": ["poll", "vote", "poll-close", "poll-results"], "reaction": ["reaction"], "typing": ["typing"], "potato": ["potato"],
+    "poll": ["poll", "vote", "poll-close", "poll-results"], "reaction": ["reaction"], "typing": ["typing"],
 }
 
 
@@ -52,7 +52,6 @@ def test_every_builtin_type_publishes_a_strict_schema(server) -> None:
     ({"poll": {"creators": ["JANITOR"]}}, "poll.creators"),
     ({"reaction": {"allowed": ["thumbs up"]}}, "reaction.allowed"),
     ({"typing": {"min_interval": -1}}, "typing.min_interval"),
-    ({"potato": {"max_weight_grams": 9000}}, "potato.max_weight_grams"),
 ])
 def test_bad_settings_stop_the_server_naming_the_key(settings: dict, key: str) -> None:
     config = parse_config({"rooms": {"lobby": {"plugins": {"settings": settings}}}})
@@ -66,7 +65,7 @@ def test_server_wide_settings_apply_to_every_room_unless_it_sets_its_own() -> No
         "server": {"create_rooms": True, "new_room": {"admit": ["guests"], "rate_limit": None}},
         "rooms": {"roomy": {"admit": ["guests"], "rate_limit": None,
                             "plugins": {"settings": {"text": {"max_length": 8}}}}},
-        "plugins": {"settings": {"text": {"max_length": 4}}, "disable": ["potato"]},
+        "plugins": {"settings": {"text": {"max_length": 4}}, "disable": ["reaction"]},
     }
     with (RoomchatThread(config) as server,
           ChatClient(server.url, room="any", name="Ann") as ann,
@@ -76,5 +75,5 @@ def test_server_wide_settings_apply_to_every_room_unless_it_sets_its_own() -> No
         assert bob.broadcast("text", "eight ch")["msg"] == "Message sent"
         assert bob.broadcast("text", "nine char")["data"]["code"] == "validation_failed"
         # a disabled built-in is simply not there: its type passes unchanged in an open room
-        assert "potato" not in server.chat.plugins.info
-        assert ann.broadcast("potato", "not a potato")["data"]["message"]["value"] == "not a potato"
+        assert "reaction" not in server.chat.plugins.info
+        assert ann.broadcast("reaction", "not a reaction")["data"]["message"]["value"] == "not a reaction"
