@@ -47,10 +47,23 @@ class RateLimit(Strict):
 
 
 class RoomPlugins(Strict):
-    """Which plugins a room runs, and the room's own settings for them."""
+    """Which plugins a room runs, and the room's own settings for them.
 
-    enabled: list[str] | Literal["all"] = "all"
+    ``enabled: all`` (the default) runs every plugin but those in ``disabled``
+    (and those ``plugins.rooms`` keeps to other rooms); a list of names runs
+    those only.
+    """
+
+    enabled: list[str] | Literal["all"] = Field("all", description="'all', or the names of the plugins this room runs")
+    disabled: list[str] = Field(default_factory=list, description="with enabled: all, the plugins this room does not run")
     settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _disabled_goes_with_all(self) -> RoomPlugins:
+        if self.disabled and self.enabled != "all":
+            raise ValueError("disabled goes with enabled: all; with a list of enabled plugins, leave these out of the "
+                             f"list instead (disabled: {self.disabled})")
+        return self
 
 
 class RoomConfig(Strict):
@@ -123,6 +136,8 @@ class PluginsConfig(Strict):
     load: list[str] = Field(default_factory=list, description="modules or .py files to load")
     disable: list[str] = Field(default_factory=list, description="plugin names not to load")
     settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    rooms: dict[str, list[RoomName]] = Field(
+        default_factory=dict, description="plugin name -> the only rooms it runs in (every room when not listed)")
 
 
 class BotConfig(Strict):

@@ -94,7 +94,7 @@ class Joins:
             present = await self.server.state.presence.count(request.room) + self._pending[request.room]
             if present >= room_config.max_users:
                 raise Refusal("room_full", f"Room {request.room!r} is full ({room_config.max_users} users)")
-        pipeline = self.server.plugins.pipeline(room_config)
+        pipeline = self.server.plugins.pipeline(room_config, request.room)
         return Session(sid, request.room, room_config, user, pipeline)
 
     async def _announce(self, session: Session) -> None:

@@ -67,8 +67,9 @@ class PluginHost:
         self.info: dict[str, PluginInfo] = {}
         self.settings_models: dict[str, type[BaseModel]] = {}
         self.handler_timeout = handler_timeout
-        self._pipelines: dict[int, tuple[RoomConfig, RoomPipeline]] = {}
+        self._pipelines: dict[tuple[int, frozenset[str]], tuple[RoomConfig, RoomPipeline]] = {}
         self._global_settings: dict[str, dict[str, Any]] = {}
+        self._plugin_rooms: dict[str, list[str]] = {}  # plugins.rooms: plugin -> the only rooms it runs in
 
     # -- registration -------------------------------------------------------
 
@@ -150,6 +151,7 @@ class PluginHost:
             module, name = import_plugin(spec, source)
             self.add(module, name, f"config: {spec}")
         self._global_settings = config.settings
+        self._plugin_rooms = config.rooms
 
     def _load_entry_points(self) -> None:
         from importlib.metadata import entry_points
@@ -170,9 +172,13 @@ class PluginHost:
     # -- settings and per-room pipelines --------------------------------------
 
     def validate_settings(self, rooms: dict[str, RoomConfig], source: str) -> None:
-        """Check every plugin's settings (global and per room); a bad value stops start-up naming the key.
+        """Check every plugin name and setting the config gives; a problem stops start-up naming the key.
 
-        ``rooms`` maps a key path (``rooms.lobby``) to the room's config.
+        ``rooms`` maps a key path (``rooms.lobby``, ``server.new_room``) to the
+        room's config. Unknown plugin names (in settings, ``plugins.rooms``, a
+        room's ``enabled`` or ``disabled``) are errors listing the installed
+        ones, and so is a room whose ``enabled`` list names a plugin that
+        ``plugins.rooms`` keeps out of it.
         """
         problems: list[str] = []
         for name, values in self._global_settings.items():
@@ -180,19 +186,34 @@ class PluginHost:
                 problems.append(f"plugins.settings.{name}: no plugin is called {name!r} ({self._known()})")
             else:
                 problems += self._check(f"plugins.settings.{name}", name, values)
-        for room_name, room in rooms.items():
-            enabled = room.plugins.enabled
-            for name in enabled if enabled != "all" else ():
-                if name not in self.info:
-                    problems.append(f"{room_name}.plugins.enabled: no plugin is called {name!r} ({self._known()})")
-            for name, values in room.plugins.settings.items():
-                if name not in self.info:
-                    problems.append(f"{room_name}.plugins.settings.{name}: no plugin is called {name!r} ({self._known()})")
-                else:
-                    merged = {**self._global_settings.get(name, {}), **values}
-                    problems += self._check(f"{room_name}.plugins.settings.{name}", name, merged)
+        for name in self._plugin_rooms:
+            if name not in self.info:
+                problems.append(f"plugins.rooms.{name}: no plugin is called {name!r} ({self._known()})")
+        for path, room in rooms.items():
+            problems += self._check_room(path, room)
         if problems:
             raise ConfigError(source, problems)
+
+    def _check_room(self, path: str, room: RoomConfig) -> list[str]:
+        problems: list[str] = []
+        chosen = room.plugins.enabled
+        for key, names in (("enabled", chosen if chosen != "all" else []), ("disabled", room.plugins.disabled)):
+            for name in names:
+                if name not in self.info:
+                    problems.append(f"{path}.plugins.{key}: no plugin is called {name!r} ({self._known()})")
+        room_name = path.removeprefix("rooms.") if path.startswith("rooms.") else None
+        for name in chosen if chosen != "all" else []:
+            only = self._plugin_rooms.get(name)
+            if room_name is not None and only is not None and room_name not in only:
+                problems.append(f"{path}.plugins.enabled: lists {name!r}, but plugins.rooms.{name} keeps it "
+                                f"to {', '.join(only)}; add {room_name!r} there, or take {name!r} out of this list")
+        for name, values in room.plugins.settings.items():
+            if name not in self.info:
+                problems.append(f"{path}.plugins.settings.{name}: no plugin is called {name!r} ({self._known()})")
+            else:
+                merged = {**self._global_settings.get(name, {}), **values}
+                problems += self._check(f"{path}.plugins.settings.{name}", name, merged)
+        return problems
 
     def _known(self) -> str:
         return "installed: " + ", ".join(sorted(self.info)) if self.info else "no plugins are installed"
@@ -212,33 +233,46 @@ class PluginHost:
         merged = {**self._global_settings.get(plugin, {}), **room.plugins.settings.get(plugin, {})}
         return model.model_validate(merged) if model is not None else merged
 
-    def pipeline(self, room: RoomConfig) -> RoomPipeline:
-        """The room's pipeline, built once per room config."""
-        cached = self._pipelines.get(id(room))
+    def pipeline(self, room: RoomConfig, name: str | None = None) -> RoomPipeline:
+        """The pipeline of room ``name`` whose config is ``room``, built once per config and ``plugins.rooms`` fit.
+
+        Rooms created on first join share one config; what sets them apart is
+        which of the ``plugins.rooms`` lists name them, so the cache stays as
+        small as the config however many rooms are created.
+        """
+        key = (id(room), frozenset(p for p, names in self._plugin_rooms.items() if name in names))
+        cached = self._pipelines.get(key)
         if cached is not None and cached[0] is room:
             return cached[1]
-        pipeline = self._build_pipeline(room)
-        self._pipelines[id(room)] = (room, pipeline)
+        pipeline = self._build_pipeline(room, name)
+        self._pipelines[key] = (room, pipeline)
         return pipeline
 
-    def _enabled(self, room: RoomConfig, plugin: str) -> bool:
-        return room.plugins.enabled == "all" or plugin in room.plugins.enabled
+    def _enabled(self, room: RoomConfig, plugin: str, name: str | None) -> bool:
+        """Whether room ``name`` (config ``room``) runs ``plugin``: its own choice, and ``plugins.rooms``."""
+        chosen = room.plugins.enabled
+        if chosen == "all" and plugin in room.plugins.disabled:
+            return False
+        if chosen != "all" and plugin not in chosen:
+            return False
+        only = self._plugin_rooms.get(plugin)
+        return only is None or name in only
 
-    def _build_pipeline(self, room: RoomConfig) -> RoomPipeline:
+    def _build_pipeline(self, room: RoomConfig, name: str | None) -> RoomPipeline:
         types = {
-            t.name: (t, self._settings_for(room, t.plugin)) for t in self.types if self._enabled(room, t.plugin)
+            t.name: (t, self._settings_for(room, t.plugin)) for t in self.types if self._enabled(room, t.plugin, name)
         }
         return RoomPipeline(
             types=types,
-            checks=list(self._impls("roomchat_check_message", room)),
-            delivered=list(self._impls("roomchat_message_delivered", room)),
+            checks=list(self._impls("roomchat_check_message", room, name)),
+            delivered=list(self._impls("roomchat_message_delivered", room, name)),
             known_only=room.message_types == "known",
         )
 
-    def _impls(self, hook_name: str, room: RoomConfig) -> Iterator[tuple[Callable[..., Any], Any]]:
+    def _impls(self, hook_name: str, room: RoomConfig, name: str | None) -> Iterator[tuple[Callable[..., Any], Any]]:
         # pluggy calls the last registered first; keep its order.
         for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
-            if self._enabled(room, impl.plugin_name):
+            if self._enabled(room, impl.plugin_name, name):
                 yield impl.function, self._settings_for(room, impl.plugin_name)
 
     # -- calling server-wide hooks -------------------------------------------
