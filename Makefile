@@ -1,12 +1,18 @@
-# make run  : create .venv, install roomchat, serve config/roomchat.yaml
-# make test : create .venv with the test extras, run the whole suite
+# make run  : create .venv, install roomchat, build the web client, serve config/roomchat.yaml
+# make test : create .venv with the test extras, build the web client, run the whole suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config/roomchat.yaml
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-test check bench clean
+# The web client (web/, docs/web-client.md) is built into the package by npm; rebuilt only when
+# its lockfile or sources change.
+WEB_BUNDLE  := roomchat/web/static/index.html
+WEB_SOURCES := web/package.json web/package-lock.json web/index.html web/vite.config.ts web/tsconfig.json \
+               $(wildcard web/src/*) $(wildcard web/public/*)
+
+.PHONY: run test install install-test check bench clean web-client
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,13 +29,23 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-run: install
+web/node_modules/.installed: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(WEB_BUNDLE): web/node_modules/.installed $(WEB_SOURCES)
+	cd web && npm run build
+	touch $@
+
+web-client: $(WEB_BUNDLE)
+
+run: install web-client
 	$(BIN)/roomchat serve --config $(CONFIG)
 
 check: install
 	$(BIN)/roomchat check $(CONFIG)
 
-test: install-test
+test: install-test web-client
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

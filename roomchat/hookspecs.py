@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from .webclient import WebAssets  # at run time: tests/test_hookspecs.py resolves every hook's annotations
+
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
@@ -203,4 +205,25 @@ def roomchat_user_left(server: ChatServer, room: str, user: User) -> MaybeAwaita
     ``user-disconnected`` went out to those left. Server-wide, like
     ``roomchat_user_joined``.
     First answer wins: no; all run, each failure logged and isolated.
+    """
+
+
+# -- the web client ------------------------------------------------------------------------
+
+
+@hookspec
+def roomchat_web_assets() -> WebAssets | None:
+    """This plugin's files for the web client: a folder, and the ES module the app loads from it.
+
+    Gets: nothing.
+    Returns: ``roomchat.webclient.WebAssets(folder, entry)``, or None for a
+    plugin with nothing to show in a browser. ``folder`` is served read-only
+    at ``/web/plugins/<plugin name>/``; ``entry`` (a path inside it, like
+    ``"renderer.js"``) is an ES module whose default export the app calls with
+    its API, to ``registerRenderer(type, render)`` for the plugin's types.
+    When: once, when the server builds its HTTP routes at start-up. Synchronous.
+    First answer wins: no; each plugin answers for itself. An answer that
+    cannot be served (the hook raises, or there is no such entry file in the
+    folder) is logged as ``event=web_assets_invalid`` and left out; the server
+    and the other plugins' renderers go on.
     """

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .errors import Refusal
+from .webclient import WebClient
 
 if TYPE_CHECKING:
     from .server import ChatServer
@@ -36,7 +37,11 @@ def health(server: ChatServer) -> tuple[int, dict[str, Any]]:
 
 
 def http_app(server: ChatServer) -> Any:
-    """An ASGI app for ``GET /healthz``, ``GET /schema`` and ``GET /schema/<type>``."""
+    """An ASGI app for ``GET /healthz``, ``GET /schema`` and ``GET /schema/<type>``, and the web client.
+
+    The web client (``/`` and ``/web/...``) is ``roomchat/webclient.py``.
+    """
+    web = WebClient(server)
 
     async def app(scope: dict[str, Any], receive: ASGIReceive, send: ASGISend) -> None:
         if scope["type"] != "http":
@@ -52,8 +57,8 @@ def http_app(server: ChatServer) -> Any:
             entry = schemas(server).get(path.removeprefix("/schema/"))
             status = 200 if entry else 404
             await _reply(send, status, entry or {"error": "no such message type", "see": "/schema"})
-        else:
-            await _reply(send, 404, {"error": "not found", "see": ["/socket.io/", "/healthz", "/schema"]})
+        elif not await web.respond(scope, send):
+            await _reply(send, 404, {"error": "not found", "see": ["/", "/socket.io/", "/healthz", "/schema"]})
 
     return app
 

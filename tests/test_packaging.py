@@ -53,14 +53,27 @@ def test_every_listed_package_exists() -> None:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zipfile.ZipFile]:
-    """A wheel built from a clean copy of the sources (no stale build/ folder can leak in)."""
+    """A wheel built from a clean copy of the sources (no stale build/ folder can leak in).
+
+    The copy has the web client's sources (web/) but not its built bundle, so the
+    wheel's build step (setup.py) must build it with npm, as on a fresh clone.
+    """
+    if shutil.which("npm") is None:
+        pytest.skip("building a wheel builds the web client, which needs Node.js and npm")
     src = tmp_path_factory.mktemp("src")
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "node_modules", ".*")
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
+
+    def ignore_bundle(folder: str, names: list[str]) -> set[str]:
+        skipped = set(ignore(folder, names))
+        return skipped | ({"static"} if Path(folder) == ROOT / "roomchat" / "web" else set())
+
+    for name in ("pyproject.toml", "README.md", "LICENSE", "setup.py", "MANIFEST.in"):
         if (ROOT / name).exists():
             shutil.copy2(ROOT / name, src / name)
     for folder in SOURCES:
-        shutil.copytree(ROOT / folder, src / folder, ignore=ignore)
+        shutil.copytree(ROOT / folder, src / folder, ignore=ignore_bundle)
+    shutil.copytree(ROOT / "web", src / "web", ignore=ignore)
+    assert not (src / "roomchat" / "web" / "static").exists()
     out = tmp_path_factory.mktemp("wheel")
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(src)],
                           capture_output=True, text=True, timeout=300, check=False)
@@ -92,6 +105,19 @@ def test_the_wheel_holds_the_bots_data(wheel: zipfile.ZipFile) -> None:
     names = set(wheel.namelist())
     for data in (ROOT / "bots").rglob("*.yaml"):
         assert "roomchat_bots/" + data.relative_to(ROOT / "bots").as_posix() in names
+
+
+def test_the_wheel_holds_the_web_client(wheel: zipfile.ZipFile) -> None:
+    """Built at packaging time from web/ (npm ci, pinned by the lockfile): classrooms run offline."""
+    names = set(wheel.namelist())
+    assert "roomchat/web/static/index.html" in names
+    index = wheel.read("roomchat/web/static/index.html").decode()
+    scripts = [n for n in names if n.startswith("roomchat/web/static/assets/") and n.endswith(".js")]
+    assert len(scripts) == 1 and f'src="/web/{scripts[0].removeprefix("roomchat/web/static/")}"' in index
+    bundle = wheel.read(scripts[0]).decode()
+    assert "socket.io" in bundle or "engine.io" in bundle  # socket.io-client is bundled, not fetched from a CDN
+    assert "http://" not in index and "https://" not in index
+    assert not any("node_modules" in n for n in names)
 
 
 def test_the_wheel_declares_the_command_and_the_pytest_plugin(wheel: zipfile.ZipFile) -> None:

@@ -7,17 +7,22 @@ roller included, ``{"type": "dice", "value": {"roller": <ID>, "dice": "2d6",
 
 Settings (``plugins.settings.dice``, per room ``rooms.<room>.plugins.settings.dice``):
 ``max_dice`` (default 10) and ``max_sides`` (default 100).
+
+In roomchat's web client a roll shows as dice faces (``web/dice.js``, served
+through the ``roomchat_web_assets`` hook below).
 """
 
 from __future__ import annotations
 
 import random
 import re
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from roomchat import MessageContext, MessageType, hookimpl
+from roomchat.webclient import WebAssets
 
 NOTATION = r"^([0-9]{1,3})d([0-9]{1,4})$"
 
@@ -60,3 +65,9 @@ def roomchat_register_message_types(register) -> None:
 def roomchat_settings_model() -> type[Settings]:
     """``max_dice`` and ``max_sides``."""
     return Settings
+
+
+@hookimpl
+def roomchat_web_assets() -> WebAssets:
+    """The web client's renderer of ``dice`` messages: ``web/dice.js`` in this package."""
+    return WebAssets(Path(__file__).parent / "web", "dice.js")

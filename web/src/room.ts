@@ -1,0 +1,503 @@
+// The room: who is here, the conversations (the room and private ones), the
+// composer, and everything that arrives, rendered by type.
+
+import { Connection, type ConnectionState, type Credentials } from "./connection";
+import { formatTime, h, userText } from "./dom";
+import { moderationSentence } from "./builtins";
+import { Polls } from "./poll";
+import { QuizCard } from "./quiz";
+import { renderBody, type RenderContext, type RenderMessage } from "./renderers";
+import { TeacherPanel, type PanelHost } from "./panel";
+import { Composer } from "./composer";
+import { ROOM_ID, ackOk, isObject, isStaff, type Ack, type ChatMessage, type Delivered, type User } from "./types";
+
+export interface RoomOptions {
+  credentials: Credentials;
+  /** Configured bots: user ID -> kind (from /web/info.json). */
+  bots: Map<number, string>;
+  /** The page goes back to the join form, showing `message` (a refusal's sentence, say). */
+  leave(message?: string): void;
+}
+
+/** Types a client sends that are consumed or shown elsewhere: their ack is not added to the log. */
+const NOT_LOGGED = new Set(["vote", "poll-close", "moderation", "typing", "reaction", "quiz", "quiz-answer", "moderator-config"]);
+/** The quiz's messages handled by the quiz card (room-wide ones also get a line in the log). */
+const QUIZ_CARD = new Set(["quiz-status", "quiz-question", "quiz-hint", "quiz-received", "quiz-error", "quiz-reveal", "quiz-result", "quiz-leaderboard"]);
+const QUIZ_PRIVATE = new Set(["quiz-received", "quiz-error", "quiz-result", "quiz-export", "quiz-progress"]);
+const REACTIONS = ["👍", "❤️", "😂", "🎉", "❓"];
+const TYPING_SHOWN_MS = 7000;
+
+export class Conversation {
+  readonly log: HTMLOListElement;
+  readonly tab: HTMLButtonElement;
+  readonly panel: HTMLElement;
+  readonly typingLine: HTMLElement;
+  readonly typing = new Map<number, number>();
+  unread = 0;
+
+  constructor(readonly key: string, readonly peer: number | null, public title: string, select: (key: string) => void) {
+    const id = `conv-${key.replace(/[^a-z0-9]/gi, "-")}`;
+    this.tab = h(
+      "button",
+      { class: "tab", attrs: { type: "button", role: "tab", id: `${id}-tab`, "aria-controls": id, "aria-selected": "false" }, on: { click: () => select(key) } },
+      title,
+    );
+    this.log = h("ol", { class: "log", attrs: { role: "log", "aria-live": "polite", "aria-label": peer === null ? "Messages to everyone" : `Private messages with ${title}` } });
+    this.typingLine = h("p", { class: "typing", attrs: { "aria-live": "polite" } });
+    this.panel = h("section", { class: "conversation", attrs: { role: "tabpanel", id, "aria-labelledby": `${id}-tab`, hidden: true } }, this.log, this.typingLine);
+  }
+
+  setUnread(count: number): void {
+    this.unread = count;
+    this.tab.textContent = count > 0 ? `${this.title} (${count} new)` : this.title;
+  }
+}
+
+export class RoomView implements PanelHost {
+  readonly el: HTMLElement;
+  readonly conn: Connection;
+  me: User | null = null;
+  readonly users = new Map<number, User>();
+  private readonly known = new Map<number, User>(); // everyone seen, for names in history
+  private readonly seen = new Set<string>();
+  private lastId: string | null = null;
+  private readonly conversations = new Map<string, Conversation>();
+  private active = "room";
+  private readonly rows = new Map<string, HTMLLIElement>();
+  private readonly reactions = new Map<string, Map<string, Set<number>>>();
+  private readonly polls: Polls;
+  readonly quiz: QuizCard;
+  private panel: TeacherPanel | null = null;
+  private readonly composer: Composer;
+  private readonly stateLine: HTMLElement;
+  private readonly banner: HTMLElement;
+  private readonly userList: HTMLUListElement;
+  private readonly peopleSummary: HTMLElement;
+  private readonly side: HTMLElement;
+  private readonly tabs: HTMLElement;
+  private readonly convBox: HTMLElement;
+  private joinedOnce = false;
+  private mutedUntil: number | null = null;
+
+  constructor(private readonly options: RoomOptions) {
+    const room = options.credentials.room;
+    this.conn = new Connection(options.credentials, {
+      state: (state, detail) => this.setState(state, detail),
+      refused: (message, code) => this.refused(message, code),
+      initial: (users) => this.initial(users),
+      joined: (user) => this.userJoined(user),
+      left: (user) => this.userLeft(user),
+      message: (data) => this.deliver(data, true),
+      history: (messages, complete) => this.history(messages, complete),
+      errorResponse: (message) => this.note(this.conversation("room"), `Refused: ${message}`, "error"),
+    }, () => this.lastId);
+    this.polls = new Polls({
+      send: (message, to) => this.send(message, to ?? null),
+      canClose: (creator) => creator === this.me?.ID || isStaff(this.me),
+      notify: (text) => this.note(this.current(), text, "error"),
+    });
+    this.quiz = new QuizCard({ send: (message, to) => this.send(message, to ?? null), isPlayer: () => this.me?.role === "STUDENT" });
+    this.stateLine = h("p", { class: "conn-state", attrs: { role: "status", id: "conn-state", "data-state": "connecting" } }, "Connecting…");
+    this.banner = h("div", { class: "banner", attrs: { role: "alert", hidden: true } });
+    this.userList = h("ul", { class: "users", attrs: { "aria-label": "People in the room" } });
+    this.peopleSummary = h("summary", null, "People");
+    this.tabs = h("div", { class: "tabs", attrs: { role: "tablist", "aria-label": "Conversations" } });
+    this.convBox = h("div", { class: "conversations" });
+    this.composer = new Composer({
+      send: (message, to) => this.send(message, to),
+      target: () => this.conversation(this.active).peer,
+      targetName: () => (this.conversation(this.active).peer === null ? "everyone" : this.conversation(this.active).title),
+      notify: (text) => this.note(this.current(), text, "error"),
+    });
+    const narrow = window.matchMedia("(max-width: 700px)").matches;
+    this.side = h("aside", { class: "side", attrs: { "aria-label": "People and tools" } }, h("details", { class: "people", attrs: { open: !narrow } }, this.peopleSummary, this.userList));
+    this.el = h(
+      "div",
+      { class: "room" },
+      h(
+        "header",
+        { class: "topbar" },
+        h("h1", null, h("span", { class: "visually-hidden" }, "Room "), userText(room)),
+        this.stateLine,
+        h("button", { class: "secondary", attrs: { type: "button" }, on: { click: () => this.leave() } }, "Leave"),
+      ),
+      this.banner,
+      h("div", { class: "layout" }, this.side, h("main", { class: "chat" }, this.tabs, this.quiz.el, this.convBox, this.composer.el)),
+    );
+    this.conversation("room");
+    this.select("room");
+  }
+
+  start(): void {
+    this.conn.open();
+  }
+
+  // -- PanelHost ---------------------------------------------------------------
+
+  send(message: ChatMessage, to: number | null = null): Promise<Ack> {
+    return this.conn.send(message, to).then((ack) => {
+      if (ackOk(ack) && isObject(ack.data)) {
+        const data = ack.data as unknown as Delivered;
+        if (this.me && typeof data.from === "number" && data.from !== this.me.ID && data.from !== ROOM_ID) {
+          this.me = this.users.get(data.from) ?? { ...this.me, ID: data.from }; // two tabs: we were not last in the list
+        }
+        if (!NOT_LOGGED.has(message.type) && data.message) this.deliver(data, true);
+        if (message.type === "reaction" && data.message) this.applyReaction(data);
+      } else if (!ackOk(ack)) {
+        this.refusal(ack, to);
+      }
+      return ack;
+    });
+  }
+
+  botOfKind(kind: string): User | null {
+    for (const [id, botKind] of this.options.bots) {
+      if (botKind === kind && this.users.has(id)) return this.users.get(id) ?? null;
+    }
+    return null;
+  }
+
+  isBot(id: number): boolean {
+    return this.options.bots.has(id);
+  }
+
+  userName(id: number): string {
+    if (id === ROOM_ID) return "the room";
+    if (id === this.me?.ID) return `${this.me.name} (you)`;
+    return this.known.get(id)?.name ?? `user ${id}`;
+  }
+
+  // -- connection events -------------------------------------------------------------
+
+  private setState(state: ConnectionState, detail?: string): void {
+    const words: Record<ConnectionState, string> = {
+      connecting: "Connecting…",
+      connected: "Connected",
+      reconnecting: "Reconnecting…",
+      closed: "Disconnected",
+    };
+    this.stateLine.dataset.state = state;
+    this.stateLine.textContent = detail && state !== "connected" ? detail : words[state];
+    this.composer.setEnabled(state === "connected");
+  }
+
+  private refused(message: string, code: string): void {
+    if (!this.joinedOnce) {
+      this.options.leave(message);
+      return;
+    }
+    this.setState("closed", `Could not rejoin: ${message}`);
+    this.showBanner([h("p", null, `You are no longer in the room: ${message}`), h("button", { attrs: { type: "button" }, on: { click: () => this.options.leave(message) } }, "Back to the start")], code);
+  }
+
+  private initial(users: User[]): void {
+    const first = !this.joinedOnce;
+    this.joinedOnce = true;
+    this.users.clear();
+    for (const user of users) {
+      this.users.set(user.ID, user);
+      this.known.set(user.ID, user);
+    }
+    this.me = users.at(-1) ?? this.me;
+    this.conn.removed = false;
+    if (isStaff(this.me) && !this.panel) {
+      this.panel = new TeacherPanel(this);
+      this.side.append(this.panel.el);
+    }
+    this.renderUsers();
+    this.composer.setPlaceholder();
+    if (first) document.title = `${this.options.credentials.room} · roomchat`;
+    this.panel?.refresh();
+  }
+
+  private userJoined(user: User): void {
+    this.users.set(user.ID, user);
+    this.known.set(user.ID, user);
+    this.renderUsers();
+    this.note(this.conversation("room"), `${user.name} joined.`, "presence");
+    this.panel?.refresh();
+  }
+
+  private userLeft(user: User): void {
+    this.users.delete(user.ID);
+    this.renderUsers();
+    this.note(this.conversation("room"), `${user.name} left.`, "presence");
+    this.clearTyping(user.ID);
+    this.panel?.refresh();
+  }
+
+  private history(messages: Delivered[], complete: boolean): void {
+    for (const data of messages) this.deliver(data, false);
+    if (!complete && this.lastId !== null && this.rows.size > 0) {
+      this.note(this.conversation("room"), "Some messages from while you were away are no longer kept, so they are not shown.", "presence");
+    }
+  }
+
+  // -- messages -------------------------------------------------------------------------
+
+  /** Everything delivered (live, from history, or our own ack) goes through here once per id. */
+  deliver(data: Delivered, live: boolean): void {
+    if (!isObject(data) || !isObject(data.message) || typeof data.message.type !== "string") return;
+    if (typeof data.id === "string") {
+      if (this.seen.has(data.id)) return;
+      this.seen.add(data.id);
+      this.lastId = data.id;
+    }
+    const { type, value } = data.message;
+    if (type === "typing") {
+      if (live && isObject(value)) this.typing(data, value.typing === true);
+      return;
+    }
+    if (type === "reaction") return this.applyReaction(data);
+    if (type === "poll-results") return this.polls.results(value);
+    if (type.startsWith("quiz-")) {
+      this.panel?.quizMessage(type, value);
+      if (QUIZ_CARD.has(type)) this.quiz.handle(data, live);
+      if (QUIZ_PRIVATE.has(type) || data.to !== undefined) return; // private: the card and the panel show it
+    }
+    if (type === "moderation" && isObject(value)) this.moderation(value, live);
+    const key = this.conversationKey(data);
+    if (type === "text" && data.from !== ROOM_ID && data.from === this.botOfKind("moderator")?.ID) this.panel?.moderatorSaid(String(value));
+    this.clearTyping(data.from, key);
+    const conversation = this.conversation(key);
+    this.appendRow(conversation, this.row(data));
+    if (key !== this.active && live) conversation.setUnread(conversation.unread + 1);
+  }
+
+  private conversationKey(data: Delivered): string {
+    if (data.to === undefined || data.from === ROOM_ID || !this.me) return "room";
+    const peer = data.from === this.me.ID ? data.to : data.from;
+    return `dm:${peer}`;
+  }
+
+  private row(data: Delivered): HTMLLIElement {
+    const me = this.me;
+    const sender = this.known.get(data.from);
+    const message: RenderMessage = {
+      type: data.message.type,
+      value: data.message.value,
+      from: data.from,
+      to: data.to,
+      id: data.id,
+      time: data.time,
+      sender,
+      mine: !!me && data.from === me.ID,
+    };
+    const system = data.from === ROOM_ID;
+    const li = h("li", { class: `msg${system ? " system" : ""}${message.mine ? " mine" : ""}`, attrs: { "data-type": data.message.type } });
+    if (data.id) li.dataset.id = data.id;
+    const meta = h(
+      "div",
+      { class: "meta" },
+      h("span", { class: "name" }, system ? "Room" : userText(sender?.name ?? `user ${data.from}`)),
+      sender && !system ? h("span", { class: `badge role-${sender.role.toLowerCase()}` }, sender.role.toLowerCase()) : null,
+      this.isBot(data.from) ? h("span", { class: "badge bot" }, "bot") : null,
+      data.to !== undefined && !system ? h("span", { class: "badge private" }, "private") : null,
+      h("time", { attrs: { datetime: new Date(data.time ?? Date.now()).toISOString() } }, formatTime(data.time)),
+    );
+    let body: Node;
+    if (data.message.type === "poll" && typeof data.id === "string") {
+      body = this.polls.create(data.id, data.message.value, data.from) ?? renderBody(message, this.renderContext());
+    } else {
+      body = renderBody(message, this.renderContext());
+    }
+    li.append(meta, body);
+    if (data.id && !system) {
+      li.append(h("div", { class: "reactions", attrs: { "aria-label": "Reactions" } }), this.reactControl(data));
+      this.rows.set(data.id, li);
+      this.renderReactions(data.id);
+    }
+    return li;
+  }
+
+  renderContext(): RenderContext {
+    return { me: this.me, userName: (id) => this.userName(id) };
+  }
+
+  private reactControl(data: Delivered): HTMLElement {
+    const details = h("details", { class: "react" }, h("summary", { attrs: { "aria-label": "React to this message", title: "React" } }, "☺"));
+    for (const emoji of REACTIONS) {
+      details.append(
+        h("button", { attrs: { type: "button", "aria-label": `React with ${emoji}` }, on: { click: () => { details.open = false; void this.react(data, emoji); } } }, emoji),
+      );
+    }
+    return details;
+  }
+
+  private async react(data: Delivered, emoji: string): Promise<void> {
+    if (!data.id) return;
+    const key = this.conversationKey(data);
+    const peer = this.conversation(key).peer;
+    await this.send({ type: "reaction", value: { message: data.id, emoji } }, peer);
+  }
+
+  private applyReaction(data: Delivered): void {
+    const value = data.message.value;
+    if (!isObject(value) || typeof value.message !== "string" || typeof value.emoji !== "string") return;
+    let byEmoji = this.reactions.get(value.message);
+    if (!byEmoji) this.reactions.set(value.message, (byEmoji = new Map()));
+    let who = byEmoji.get(value.emoji);
+    if (!who) byEmoji.set(value.emoji, (who = new Set()));
+    who.add(data.from);
+    this.renderReactions(value.message);
+  }
+
+  private renderReactions(id: string): void {
+    const box = this.rows.get(id)?.querySelector(".reactions");
+    const byEmoji = this.reactions.get(id);
+    if (!box || !byEmoji) return;
+    box.replaceChildren(
+      ...[...byEmoji].map(([emoji, who]) =>
+        h("span", { class: "reaction", attrs: { title: [...who].map((id) => this.userName(id)).join(", "), "aria-label": `${emoji} from ${who.size}` } }, `${emoji} ${who.size}`),
+      ),
+    );
+  }
+
+  private appendRow(conversation: Conversation, row: HTMLLIElement): void {
+    const log = conversation.log;
+    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    log.append(row);
+    if (atBottom || row.classList.contains("mine")) log.scrollTop = log.scrollHeight;
+  }
+
+  /** A line from this page itself (not from the server): refusals, joins and leaves. */
+  note(conversation: Conversation, text: string, kind: "error" | "presence"): void {
+    this.appendRow(conversation, h("li", { class: `msg note ${kind}` }, h("p", null, text)));
+  }
+
+  private refusal(ack: Ack, to: number | null): void {
+    const data = isObject(ack.data) ? ack.data : {};
+    const errors = Array.isArray(data.errors) ? data.errors.filter(isObject).map((e) => String(e.msg ?? "")).filter(Boolean) : [];
+    const detail = errors.length ? ` (${errors.join("; ")})` : "";
+    const key = to === null ? "room" : `dm:${to}`;
+    this.note(this.conversations.get(key) ?? this.current(), `Not sent: ${ack.msg}${detail}`, "error");
+  }
+
+  private moderation(value: Record<string, unknown>, live: boolean): void {
+    const mine = value.user === this.me?.ID;
+    if (mine && (value.action === "kick" || value.action === "ban") && live) this.conn.removed = true;
+    if (mine && value.action === "mute") {
+      this.mutedUntil = typeof value.until === "number" ? value.until : Number.POSITIVE_INFINITY;
+      if (live || (this.mutedUntil ?? 0) > Date.now()) this.showBanner([h("p", null, moderationSentence(value, this.renderContext())), typeof value.reason === "string" && value.reason ? h("p", null, "Why: ", userText(value.reason)) : null], "muted");
+    } else if (mine && value.action === "unmute") {
+      this.mutedUntil = null;
+      this.hideBanner("muted");
+    } else if (mine && (value.action === "kick" || value.action === "ban") && live) {
+      this.showBanner([h("p", null, moderationSentence(value, this.renderContext())), typeof value.reason === "string" && value.reason ? h("p", null, "Why: ", userText(value.reason)) : null], "removed");
+    } else if (value.action === "lock" && !isStaff(this.me)) {
+      this.showBanner([h("p", null, moderationSentence(value, this.renderContext()))], "locked");
+    } else if (value.action === "unlock") {
+      this.hideBanner("locked");
+    }
+  }
+
+  private showBanner(children: (Node | null)[], kind: string): void {
+    this.banner.replaceChildren(...children.filter((c): c is Node => c !== null));
+    this.banner.dataset.kind = kind;
+    this.banner.hidden = false;
+  }
+
+  private hideBanner(kind: string): void {
+    if (this.banner.dataset.kind === kind) this.banner.hidden = true;
+  }
+
+  // -- typing ---------------------------------------------------------------------------
+
+  private typing(data: Delivered, typing: boolean): void {
+    if (data.from === this.me?.ID) return;
+    const conversation = this.conversation(this.conversationKey(data));
+    window.clearTimeout(conversation.typing.get(data.from));
+    if (typing) conversation.typing.set(data.from, window.setTimeout(() => this.clearTyping(data.from), TYPING_SHOWN_MS));
+    else conversation.typing.delete(data.from);
+    this.renderTyping(conversation);
+  }
+
+  private clearTyping(userId: number, key?: string): void {
+    for (const conversation of key ? [this.conversation(key)] : this.conversations.values()) {
+      if (conversation.typing.has(userId)) {
+        window.clearTimeout(conversation.typing.get(userId));
+        conversation.typing.delete(userId);
+        this.renderTyping(conversation);
+      }
+    }
+  }
+
+  private renderTyping(conversation: Conversation): void {
+    const names = [...conversation.typing.keys()].map((id) => this.userName(id));
+    conversation.typingLine.textContent =
+      names.length === 0 ? "" : names.length === 1 ? `${names[0]} is typing…` : `${names.slice(0, -1).join(", ")} and ${names.at(-1)} are typing…`;
+  }
+
+  // -- conversations and people ---------------------------------------------------------
+
+  conversation(key: string): Conversation {
+    let conversation = this.conversations.get(key);
+    if (!conversation) {
+      const peer = key === "room" ? null : Number(key.slice(3));
+      const title = peer === null ? "Everyone" : this.userName(peer);
+      conversation = new Conversation(key, peer, title, (k) => this.select(k));
+      this.conversations.set(key, conversation);
+      this.tabs.append(conversation.tab);
+      this.convBox.append(conversation.panel);
+    }
+    return conversation;
+  }
+
+  private current(): Conversation {
+    return this.conversation(this.active);
+  }
+
+  select(key: string): void {
+    this.conversation(key);
+    this.active = key;
+    for (const [k, conversation] of this.conversations) {
+      const on = k === key;
+      conversation.panel.hidden = !on;
+      conversation.tab.setAttribute("aria-selected", String(on));
+      conversation.tab.tabIndex = on ? 0 : -1;
+      if (on) conversation.setUnread(0);
+    }
+    this.quiz.el.classList.toggle("elsewhere", key !== "room");
+    this.composer.setPlaceholder();
+    const log = this.conversation(key).log;
+    log.scrollTop = log.scrollHeight;
+  }
+
+  openPrivate(userId: number): void {
+    this.select(`dm:${userId}`);
+    this.composer.focus();
+  }
+
+  private renderUsers(): void {
+    const users = [...this.users.values()];
+    this.peopleSummary.textContent = `People (${users.length})`;
+    this.userList.replaceChildren(...users.map((user) => this.userItem(user)));
+  }
+
+  private userItem(user: User): HTMLLIElement {
+    const me = user.ID === this.me?.ID;
+    const li = h(
+      "li",
+      { class: "user", attrs: { "data-user": user.ID } },
+      h("span", { class: "name" }, userText(user.name)),
+      me ? h("span", { class: "you" }, " (you)") : null,
+      " ",
+      h("span", { class: `badge role-${user.role.toLowerCase()}` }, user.role.toLowerCase()),
+      this.isBot(user.ID) ? h("span", { class: "badge bot" }, "bot") : null,
+    );
+    if (!me) {
+      li.append(h("button", { class: "small", attrs: { type: "button", "aria-label": `Private message to ${user.name}` }, on: { click: () => this.openPrivate(user.ID) } }, "Message"));
+    }
+    if (this.panel && !me && this.panel.mayModerate(user)) li.append(this.panel.userActions(user));
+    return li;
+  }
+
+  refreshUsers(): void {
+    this.renderUsers();
+  }
+
+  private leave(): void {
+    this.conn.close();
+    this.options.leave();
+  }
+}
