@@ -1,7 +1,7 @@
 """``image``: a picture, by http(s) URL or as a small inline data URI.
 
-Value: ``{"url", "alt"?, "width"?, "height"?}`` (see ``_media``); a data URI
-must be ``data:image/<subtype>;base64,...``.
+Value: its URL alone, or ``{"url", "alt"?, "width"?, "height"?, ...}`` (see
+``_media``), delivered as sent; a data URI must be ``data:image/<subtype>;base64,...``.
 Settings: ``max_data_bytes`` (default 32768, decoded; 0: URLs only) and
 ``data_types`` (default PNG, JPEG, GIF, WebP, AVIF; SVG is left out because it
 can carry scripts).
@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from roomchat import MessageType, hookimpl
 
-from ._media import MediaSettings, MediaValue, check_data_uri
+from ._media import MediaSettings, MediaValue, check_data_uri, media_value
 
 
 class ImageValue(MediaValue):
@@ -36,8 +36,9 @@ class ImageSettings(MediaSettings):
 @hookimpl
 def roomchat_register_message_types(register: Callable[[MessageType], None]) -> None:
     """Register ``image``."""
-    register(MessageType("image", ImageValue, [check_data_uri],
-                         description="An image: {url, alt?, width?, height?}; url is http(s) or a data:image/ URI"))
+    register(MessageType("image", media_value(ImageValue), [check_data_uri],
+                         description="An image: its URL, or {url, alt?, width?, height?}; "
+                                     "url is http(s) or a data:image/ URI"))
 
 
 @hookimpl

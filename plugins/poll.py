@@ -1,11 +1,14 @@
 """``poll``, ``vote`` and ``poll-results``: polls whose tally the server keeps.
 
-- ``poll`` (broadcast only) ``{"question", "options": [2..10 strings], "multiple": false}``:
-  the room gets it with ``"id"`` added, the id of the delivered message, which
-  votes name. The sender's ack carries it too. Only the roles in the room's
+- ``poll`` (broadcast only) ``{"question", "options": [2..10 strings], "multiple"?: false}``:
+  the room gets it as sent with ``"id"`` added (first), the id of the
+  delivered message, which votes name (an ``id`` the sender put in is
+  replaced). The sender's ack carries it too. Only the roles in the room's
   ``creators`` setting may open a poll (others get ``forbidden``).
-- ``vote`` ``{"poll": <id>, "option": <index> | [<index>, ...]}``: counted and
-  consumed (nobody receives the vote itself). A list picks several options and
+- ``vote`` ``{"poll": <id>, "option": <index> | <the option's text> | [...]}``:
+  counted and consumed (nobody receives the vote itself). An option is named
+  by its index (from 0) or by its text (exactly, or ignoring case and
+  surrounding white space). A list picks several options and
   is only for polls with ``"multiple": true``. One vote per user per poll:
   voting again *replaces* that user's earlier vote (set ``change_votes: false``
   to refuse a second vote instead). An unknown poll or option is refused with
@@ -14,6 +17,9 @@
   an admin may; others get ``forbidden``). Consumed; the room gets the final
   ``poll-results`` with ``"closed": true``, and later votes are refused with
   ``validation_failed`` (``poll_closed``).
+- Other keys of these values are kept (a poll is delivered with them) and
+  otherwise ignored. Texts may not hold control characters (line breaks and
+  tabs are fine).
 - ``poll-results`` ``{"poll", "counts", "total"}``: sent by the room (ID 0) to
   everyone in it after every counted vote. ``counts[i]`` is the number of
   users who picked option ``i``; ``total`` the number of users who voted (in a
@@ -35,32 +41,39 @@ from pydantic_core import PydanticCustomError
 
 from roomchat import MessageContext, MessageType, Role, hookimpl
 
-from ._fields import SETTINGS, STRICT, one_line
+from ._fields import OPEN, SETTINGS, STRICT, as_sent, visible_text
 
 MAX_OPTIONS = 10
-Question = Annotated[str, Field(min_length=1, max_length=300), AfterValidator(one_line)]
-Option = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(one_line)]
+MAX_OPTION = 100
+Question = Annotated[str, Field(min_length=1, max_length=300), AfterValidator(visible_text)]
+Option = Annotated[str, Field(min_length=1, max_length=MAX_OPTION), AfterValidator(visible_text)]
 
 
-def option_choice(value: Any) -> int | list[int]:
-    """An option index, or a non-empty list of them (one error with ``loc`` ``["option"]`` otherwise)."""
+def option_choice(value: Any) -> int | str | list[int | str]:
+    """An option's index or text, or a non-empty list of them (one error with ``loc`` ``["option"]`` otherwise)."""
     picked = value if isinstance(value, list) else [value]
-    if not picked:
-        raise PydanticCustomError("option", "pick at least one option")
-    for index in picked:
-        if type(index) is not int:
-            raise PydanticCustomError("option_type", "must be an option's index (an integer) or a list of them")
-        if not 0 <= index < MAX_OPTIONS:
+    if not picked or len(picked) > MAX_OPTIONS:
+        raise PydanticCustomError("option", "pick 1 to {max} options", {"max": MAX_OPTIONS})
+    for choice in picked:
+        if type(choice) is str:
+            if not 1 <= len(choice) <= MAX_OPTION:
+                raise PydanticCustomError("option_type", "an option's text is 1 to {max} characters",
+                                          {"max": MAX_OPTION})
+        elif type(choice) is not int:
+            raise PydanticCustomError("option_type", "must be an option's index or text, or a list of them")
+        elif not 0 <= choice < MAX_OPTIONS:
             raise PydanticCustomError("unknown_option", "an option's index is 0 to {max}", {"max": MAX_OPTIONS - 1})
     return value
 
 
-_INDEX_SCHEMA = {"type": "integer", "minimum": 0, "maximum": MAX_OPTIONS - 1}
+_CHOICE_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_OPTIONS - 1},
+                            {"type": "string", "minLength": 1, "maxLength": MAX_OPTION}]}
 OptionChoice = Annotated[
-    int | list[int],
+    int | str | list[int | str],
     PlainValidator(option_choice),
-    WithJsonSchema({"anyOf": [_INDEX_SCHEMA, {"type": "array", "items": _INDEX_SCHEMA, "minItems": 1}],
-                    "description": "an index into the poll's options, or a list of them"}),
+    WithJsonSchema({"anyOf": [*_CHOICE_SCHEMA["anyOf"],
+                              {"type": "array", "items": _CHOICE_SCHEMA, "minItems": 1, "maxItems": MAX_OPTIONS}],
+                    "description": "an option of the poll, by its index (from 0) or its text, or a list of them"}),
 ]
 PollId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
@@ -68,7 +81,7 @@ PollId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9
 class PollValue(BaseModel):
     """A question and its options, as the creator sends it."""
 
-    model_config = STRICT
+    model_config = OPEN
     question: Question
     options: list[Option] = Field(min_length=2, max_length=MAX_OPTIONS)
     multiple: bool = Field(False, description="whether a voter may pick several options")
@@ -76,15 +89,15 @@ class PollValue(BaseModel):
     @field_validator("options")
     @classmethod
     def _distinct(cls, options: list[str]) -> list[str]:
-        if len({o.casefold() for o in options}) != len(options):
+        if len({same_option(o) for o in options}) != len(options):
             raise ValueError("the options must all differ")
         return options
 
 
 class VoteValue(BaseModel):
-    """A vote: the poll's id and the index (or, in a ``multiple`` poll, the indices) of the options picked."""
+    """A vote: the poll's id and the option picked (or, in a ``multiple`` poll, the options)."""
 
-    model_config = STRICT
+    model_config = OPEN
     poll: PollId
     option: OptionChoice
 
@@ -92,7 +105,7 @@ class VoteValue(BaseModel):
 class PollClose(BaseModel):
     """Ends a poll: no more votes."""
 
-    model_config = STRICT
+    model_config = OPEN
     poll: PollId
 
 
@@ -115,6 +128,11 @@ class PollSettings(BaseModel):
     keep_seconds: float = Field(7 * 24 * 3600, gt=0, description="how long a poll takes votes")
 
 
+def same_option(text: str) -> str:
+    """What two option texts must differ in: case and surrounding white space do not count."""
+    return text.strip().casefold()
+
+
 def poll_key(room: str, poll_id: str) -> str:
     """Where a poll is kept in the key-value store."""
     return f"poll:{room}:{poll_id}"
@@ -131,9 +149,11 @@ async def open_poll(ctx: MessageContext) -> None:
     if ctx.sender.role not in settings.creators:
         ctx.refuse("forbidden", f"{ctx.sender.role.value.title()}s may not open polls in this room")
     assert ctx.id is not None  # the dispatcher assigns it before the handlers run
-    poll = {**ctx.value, "creator": ctx.sender.id}
+    sent = ctx.value
+    poll = {"question": sent["question"], "options": sent["options"], "multiple": sent.get("multiple", False),
+            "creator": ctx.sender.id}
     await ctx.server.state.kv.set(poll_key(ctx.room, ctx.id), poll, ttl=settings.keep_seconds)
-    ctx.value = {"id": ctx.id, **ctx.value}
+    ctx.value = {"id": ctx.id, **{key: value for key, value in sent.items() if key != "id"}}
 
 
 async def count_vote(ctx: MessageContext) -> None:
@@ -175,13 +195,26 @@ async def _poll_taking_votes(ctx: MessageContext, poll_id: str) -> dict[str, Any
 def _picked(ctx: MessageContext, poll: dict[str, Any]) -> list[int]:
     """The vote's option indices, sorted and checked against the poll."""
     option = ctx.value["option"]
-    picked = sorted(set(option)) if isinstance(option, list) else [option]
-    count = len(poll["options"])
-    if picked[-1] >= count:
-        ctx.invalid(f"this poll's options are numbered 0 to {count - 1}", ("option",), "unknown_option")
+    choices = option if isinstance(option, list) else [option]
+    picked = sorted({_index(ctx, poll["options"], choice) for choice in choices})
     if len(picked) > 1 and not poll["multiple"]:
         ctx.invalid("this poll takes a single option", ("option",), "single_option")
     return picked
+
+
+def _index(ctx: MessageContext, options: list[str], choice: int | str) -> int:
+    """The index of the option ``choice`` names (by index, or by its text), or ``unknown_option``."""
+    if isinstance(choice, int):
+        if choice < len(options):
+            return choice
+        ctx.invalid(f"this poll's options are numbered 0 to {len(options) - 1}", ("option",), "unknown_option")
+    if choice in options:
+        return options.index(choice)
+    loose = [same_option(o) for o in options]
+    if same_option(choice) in loose:
+        return loose.index(same_option(choice))
+    ctx.invalid("this poll has no such option: name one by its index (from 0) or its text", ("option",),
+                "unknown_option")
 
 
 async def tally(ctx: MessageContext, poll_id: str, options: int) -> dict[str, Any]:
@@ -197,11 +230,11 @@ async def tally(ctx: MessageContext, poll_id: str, options: int) -> dict[str, An
 @hookimpl
 def roomchat_register_message_types(register: Callable[[MessageType], None]) -> None:
     """Register ``poll``, ``vote``, ``poll-close`` and ``poll-results``."""
-    register(MessageType("poll", PollValue, [open_poll], direct=False,
+    register(MessageType("poll", as_sent(PollValue), [open_poll], direct=False,
                          description="A poll for the room: {question, options, multiple?}; delivered with its id"))
-    register(MessageType("vote", VoteValue, [count_vote],
+    register(MessageType("vote", as_sent(VoteValue), [count_vote],
                          description="A vote in a poll: {poll, option}; counted, not delivered"))
-    register(MessageType("poll-close", PollClose, [close_poll],
+    register(MessageType("poll-close", as_sent(PollClose), [close_poll],
                          description="End a poll (its creator, a teacher or an admin): {poll}; not delivered"))
     register(MessageType("poll-results", PollResults, roles=(),
                          description="A poll's tally, sent by the room (ID 0) after each vote: {poll, counts, total}, "

@@ -1,12 +1,16 @@
-"""``reaction``: an emoji on an earlier message.
+"""``reaction``: an emoji, on an earlier message or on the room.
 
-Value: ``{"message": <id>, "emoji": <one emoji>}``. ``message`` is the ``id``
-of a delivered message (every ``message`` event carries one); the server keeps
-no history, so it checks the id's form, not that the message exists or that
-the sender saw it. ``emoji`` is one emoji: a pictograph (optionally with a
-skin tone or presentation selector), a flag, a keycap, or such elements
-joined by ZWJ (👩‍💻), at most 16 code points. Reactions are delivered like any
-message, to one user or to the room; clients group them under ``message``.
+Value: the emoji alone (``"👍"``), or ``{"emoji", "message"?, ...}`` whose other
+keys are kept; delivered as sent. ``message`` names what the reaction is on:
+usually the ``id`` of a delivered message (every ``message`` event carries
+one), but any id the clients agree on (a string without white space or
+invisible characters, or an integer); without it the reaction is on the
+room. The server keeps no history, so it checks the id's form, not that the
+message exists or that the sender saw it. ``emoji`` is one emoji: a
+pictograph (optionally with a skin tone or presentation selector), a flag, a
+keycap, or such elements joined by ZWJ (👩‍💻), at most 16 code points.
+Reactions are delivered like any message, to one user or to the room;
+clients group them under ``message``.
 Settings: ``allowed`` (default: any emoji), a room's own short list.
 """
 
@@ -14,14 +18,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, PlainValidator, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
 from roomchat import MessageContext, MessageType, hookimpl
 
-from ._fields import SETTINGS, STRICT
+from ._fields import OPEN, SETTINGS, as_sent, bare_as, identifier
 
 MAX_EMOJI = 16
 """Code points in the longest emoji accepted (a family with skin tones is about 10)."""
@@ -41,7 +45,26 @@ _ELEMENT = (
     f"|[{_PICTOGRAPH}][\ufe0e\ufe0f]?[\U0001f3fb-\U0001f3ff]?\ufe0f?)"  # pictograph, selector, skin tone
 )
 _EMOJI = re.compile(f"{_ELEMENT}(?:\u200d{_ELEMENT})*")
-_MESSAGE_ID = r"^[A-Za-z0-9_-]+$"
+MAX_ID = 128
+
+
+def message_id(value: Any) -> str | int:
+    """An id: a string of 1 to 128 characters without white space or invisible ones, or an integer >= 0."""
+    if type(value) is int and 0 <= value <= 2**53 - 1:
+        return value
+    if type(value) is not str or not 1 <= len(value) <= MAX_ID:
+        raise PydanticCustomError("message_id", "must be a message's id: a string of 1 to {max} characters, "
+                                  "or an integer", {"max": MAX_ID})
+    return identifier(value)
+
+
+MessageId = Annotated[
+    str | int,
+    PlainValidator(message_id),
+    WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1, "maxLength": MAX_ID},
+                              {"type": "integer", "minimum": 0}],
+                    "description": "what the reaction is on: a delivered message's id, say"}),
+]
 
 
 def one_emoji(text: str) -> str:
@@ -55,11 +78,16 @@ Emoji = Annotated[str, Field(min_length=1, max_length=MAX_EMOJI), AfterValidator
 
 
 class ReactionValue(BaseModel):
-    """An emoji reaction to the delivered message whose ``id`` is ``message``."""
+    """An emoji reaction, on the message whose id is ``message`` (or on the room)."""
 
-    model_config = STRICT
-    message: str = Field(min_length=1, max_length=64, pattern=_MESSAGE_ID, description="a delivered message's id")
+    model_config = OPEN
     emoji: Emoji
+    message: MessageId | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_emoji(cls, value: Any) -> Any:
+        return bare_as("emoji", (str,), value, "a reaction is an emoji, or an object with an emoji")
 
 
 class ReactionSettings(BaseModel):
@@ -72,15 +100,17 @@ class ReactionSettings(BaseModel):
 def check_allowed(ctx: MessageContext) -> None:
     """Refuse an emoji that is not on this room's list."""
     allowed = ctx.settings.allowed
-    if allowed is not None and ctx.value["emoji"] not in allowed:
+    emoji = ctx.value if isinstance(ctx.value, str) else ctx.value["emoji"]
+    if allowed is not None and emoji not in allowed:
         ctx.invalid(f"this room accepts only these reactions: {' '.join(allowed)}", ("emoji",), "emoji_not_allowed")
 
 
 @hookimpl
 def roomchat_register_message_types(register: Callable[[MessageType], None]) -> None:
     """Register ``reaction``."""
-    register(MessageType("reaction", ReactionValue, [check_allowed],
-                         description="An emoji on an earlier message: {message: <its id>, emoji}"))
+    value = as_sent(ReactionValue, {"type": "string", "description": "the emoji alone: a reaction on the room"})
+    register(MessageType("reaction", value, [check_allowed],
+                         description="An emoji: alone, or {emoji, message?: the id of the message it is on}"))
 
 
 @hookimpl

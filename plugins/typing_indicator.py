@@ -1,7 +1,8 @@
 """``typing``: "Ann is typing…", ephemeral and throttled.
 
-Value: ``{"typing": true | false}``, to the room (broadcast) or to one user.
-The server keeps nothing but the last state each user sent to each audience.
+Value: ``true`` or ``false``, or ``{"typing": true | false, ...}`` (other keys
+kept), or ``null`` (a bare "I am typing"); delivered as sent, to the room
+(broadcast) or to one user. The server keeps nothing but the last state each user sent to each audience.
 Throttle: a user's repeat of the same state to the same audience within
 ``min_interval`` seconds is consumed silently (the ack says it was sent,
 nobody receives it), so an eager client does not flood the room. A *change*
@@ -17,19 +18,34 @@ Settings: ``min_interval`` (default 1.0 seconds; 0 turns throttling off).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import BaseModel, Field, StrictBool, model_validator
 
 from roomchat import MessageContext, MessageType, hookimpl
 
-from ._fields import SETTINGS, STRICT
+from ._fields import OPEN, SETTINGS, as_sent, bare_as
 
 
 class TypingValue(BaseModel):
     """Whether the sender is typing now."""
 
-    model_config = STRICT
+    model_config = OPEN
     typing: StrictBool
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_state(cls, value: Any) -> Any:
+        if value is None:
+            return {"typing": True}
+        return bare_as("typing", (bool,), value, "a typing message is true, false, null, or {\"typing\": true|false}")
+
+
+def is_typing(value: Any) -> bool:
+    """The state a validated typing value says: ``true``/``false``, ``null`` (typing), or the object's ``typing``."""
+    if value is None:
+        return True
+    return value if isinstance(value, bool) else value["typing"]
 
 
 class TypingSettings(BaseModel):
@@ -50,20 +66,22 @@ async def throttle(ctx: MessageContext) -> None:
     interval = ctx.settings.min_interval
     if interval == 0:
         return
-    kv, now, key = ctx.server.state.kv, ctx.server.clock.now(), throttle_key(ctx)
+    kv, now, key, typing = ctx.server.state.kv, ctx.server.clock.now(), throttle_key(ctx), is_typing(ctx.value)
     last = await kv.get(key)
-    if last is not None and last["typing"] == ctx.value["typing"] and now - last["at"] < interval:
+    if last is not None and last["typing"] == typing and now - last["at"] < interval:
         ctx.consume()
         return
     # The store's expiry only clears old entries; the decision above uses the server's clock.
-    await kv.set(key, {"typing": ctx.value["typing"], "at": now}, ttl=max(60.0, 10 * interval))
+    await kv.set(key, {"typing": typing, "at": now}, ttl=max(60.0, 10 * interval))
 
 
 @hookimpl
 def roomchat_register_message_types(register: Callable[[MessageType], None]) -> None:
     """Register ``typing``."""
-    register(MessageType("typing", TypingValue, [throttle],
-                         description="Typing indicator: {typing: bool}; repeats within min_interval are dropped"))
+    value = as_sent(TypingValue, {"type": ["boolean", "null"], "description": "the state alone; null: typing"})
+    register(MessageType("typing", value, [throttle],
+                         description="Typing indicator: true/false, or {typing: bool}; repeats within min_interval "
+                                     "are dropped"))
 
 
 @hookimpl

@@ -1,7 +1,7 @@
 """``video``: a clip, by http(s) URL or as a (very small) inline data URI.
 
-Value: ``{"url", "alt"?, "width"?, "height"?}`` (see ``_media``); a data URI
-must be ``data:video/<subtype>;base64,...``.
+Value: its URL alone, or ``{"url", "alt"?, "width"?, "height"?, ...}`` (see
+``_media``), delivered as sent; a data URI must be ``data:video/<subtype>;base64,...``.
 Settings: ``max_data_bytes`` (default 32768, decoded; 0: URLs only) and
 ``data_types`` (default MP4, WebM, Ogg).
 """
@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from roomchat import MessageType, hookimpl
 
-from ._media import MediaSettings, MediaValue, check_data_uri
+from ._media import MediaSettings, MediaValue, check_data_uri, media_value
 
 
 class VideoValue(MediaValue):
@@ -35,8 +35,9 @@ class VideoSettings(MediaSettings):
 @hookimpl
 def roomchat_register_message_types(register: Callable[[MessageType], None]) -> None:
     """Register ``video``."""
-    register(MessageType("video", VideoValue, [check_data_uri],
-                         description="A video: {url, alt?, width?, height?}; url is http(s) or a data:video/ URI"))
+    register(MessageType("video", media_value(VideoValue), [check_data_uri],
+                         description="A video: its URL, or {url, alt?, width?, height?}; "
+                                     "url is http(s) or a data:video/ URI"))
 
 
 @hookimpl
