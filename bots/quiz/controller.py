@@ -240,6 +240,7 @@ class QuizMaster:
                 return
             await self._send(user.id, m.RECEIVED, {"number": run.number, "answer": answer.given,
                                                        "read_as": answer.shown})
+            await self._send_progress(run)
 
     # -- people -------------------------------------------------------------------
 
@@ -395,6 +396,14 @@ class QuizMaster:
         for key, item in extra.items():
             value[key] = item.model_dump() if isinstance(item, Scoring) else item
         return value
+
+    async def _send_progress(self, run: QuizRun) -> None:
+        """Tell the teachers and admins present how many students have answered the open question."""
+        people = [u for u in self.room.users.values() if not u.bot]
+        value = {"number": run.number, "answered": run.answers_in,
+                 "players": sum(1 for u in people if not u.role.is_staff)}
+        for teacher in (u for u in people if u.role.is_staff):
+            await self._send(teacher.id, m.PROGRESS, value)
 
     async def _send(self, user_id: int, type: str, value: Any) -> None:
         _check(await self.room.send(user_id, type, value), self.room.name, type, user_id)

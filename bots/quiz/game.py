@@ -231,6 +231,11 @@ class QuizRun:
         self._answers[user] = answer
         return answer
 
+    @property
+    def answers_in(self) -> int:
+        """How many students' answers the open question has counted so far."""
+        return len(self._answers)
+
     def close(self, now: float, timed_out: bool, next_in: float | None) -> QuestionResult:
         """Close the current question: update totals and streaks, and start the pause before the next.
 

@@ -13,8 +13,9 @@ Sent by the bot:
 - to the room: ``quiz-status``, ``quiz-question``, ``quiz-hint``,
   ``quiz-reveal``, ``quiz-scoreboard``, ``quiz-leaderboard``;
 - to one user: ``quiz-received``, ``quiz-result``, ``quiz-error``,
-  ``quiz-export`` (the CSV, to the teacher), and ``quiz-question`` to a
-  student who joins while a question is open.
+  ``quiz-export`` (the CSV, to the teacher), ``quiz-progress`` (to the
+  teachers: how many have answered), and ``quiz-question`` to a student who
+  joins while a question is open.
 
 All of these are registered as message types, so they pass in rooms that
 admit only known types. The bot's own types may be sent only by bots.
@@ -41,6 +42,7 @@ SCOREBOARD = "quiz-scoreboard"
 RESULT = "quiz-result"
 LEADERBOARD = "quiz-leaderboard"
 EXPORT = "quiz-export"
+PROGRESS = "quiz-progress"
 ERROR = "quiz-error"
 
 Action = Literal["start", "pause", "resume", "skip", "next", "stop", "status", "hint", "export"]
@@ -109,6 +111,7 @@ _FROM_BOT = {
     RESULT: "how your answer was marked, your points, score and rank (private)",
     LEADERBOARD: "the final standings",
     EXPORT: "the results as CSV, in one or more parts (to the teacher)",
+    PROGRESS: "how many students have answered the open question (to the teachers and admins present)",
     ERROR: "a command or answer the quiz bot could not take, and why (private)",
 }
 
