@@ -65,6 +65,13 @@ class Dispatcher:
         refusal = Refusal("invalid_message", f"There is no event {shown!r}: emit 'message' or 'broadcast-message'")
         return await self._refuse(session, shown, refusal)
 
+    async def refuse(self, sid: str, event_name: str, refusal: Refusal) -> dict[str, Any] | None:
+        """Refuse an emit no handler took (unreadable, binary): the ack's payload, or None after ``error-response``."""
+        session = await self._ready_session(sid)
+        if session is None:
+            return None
+        return await self._refuse(session, event_name[:MAX_EVENT_NAME], refusal)
+
     async def _ready_session(self, sid: str) -> Session | None:
         session = self.server.sessions.get(sid)
         if session is None:

@@ -11,6 +11,7 @@ import asyncio
 import contextvars
 import logging
 import traceback
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,39 +55,150 @@ class JsonPacket(sio_packet.Packet):
     uses_binary_events = False
 
 
-class SocketServer(socketio.AsyncServer):
-    """python-socketio's AsyncServer with three adjustments the protocol needs.
+ClientHandler = Callable[..., Awaitable[Any]]
+Refuser = Callable[[str, str, Refusal], Awaitable[Any]]
 
-    1. It records whether the client asked for an ack: PROTOCOL.md sends
+# python-socketio fires these itself; Socket.IO reserves them, and a client event may never reach them.
+LIFECYCLE_EVENTS = frozenset({"connect", "disconnect"})
+RESERVED_EVENTS = frozenset({*LIFECYCLE_EVENTS, "connect_error", "disconnecting", "newListener", "removeListener"})
+
+
+class SocketServer(socketio.AsyncServer):
+    """python-socketio's AsyncServer, with the routing and refusals the protocol needs.
+
+    1. Client events go only to handlers registered with ``client_event``;
+       ``on`` takes python-socketio's lifecycle handlers (``connect``,
+       ``disconnect``) and nothing else. python-socketio looks client events up
+       in the same table as its lifecycle handlers, so ``42["disconnect"]``
+       from a client used to run the disconnect handler (the sender announced
+       as gone while it kept listening) and ``42["connect", ...]`` the connect
+       handler (guests who never left). A reserved or unknown name goes to the
+       ``"*"`` handler, which refuses it (``invalid_message``).
+    2. It records whether the client asked for an ack: PROTOCOL.md sends
        ``error-response`` only to an emit without an ack callback, and
-       python-socketio does not tell a handler whether there is one (the
-       packet's ack id is known here, one frame up).
-    2. An emit python-socketio cannot decode is answered with ``invalid_message``;
-       other packets it cannot read are logged in one line (no traceback) and dropped.
-    3. A long-polling client that closes gets its pending GET answered at once.
+       python-socketio does not tell a handler whether there is one.
+    3. An emit it cannot read (JSON nested too deep, an integer past 100
+       digits, binary attachments) is refused with ``invalid_message`` through
+       the refuser (``set_refuser``), at once: binary attachments are never
+       awaited, so a header without them cannot swallow the packets after it.
+       Other packets it cannot read cost one log line (no traceback) and are dropped.
+    4. A long-polling client that closes gets its pending GET answered at once.
 
     They override python-socketio internals, so the version is pinned below 6 and
-    tests/test_protocol_errors.py and tests/test_fuzz.py check each behaviour.
+    tests/test_security_transport.py, tests/test_protocol_errors.py and
+    tests/test_fuzz.py check each behaviour.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.client_events: dict[str, ClientHandler] = {}
+        self._refuser: Refuser | None = None
+
+    def on(self, event: str, handler: Any = None, namespace: str | None = None) -> Any:
+        """Register a lifecycle handler (``connect``, ``disconnect``); client events use ``client_event``."""
+        if event not in LIFECYCLE_EVENTS:
+            raise ValueError(f"{event!r} is not a lifecycle event: register client events with client_event(), "
+                             "so that no client can reach a lifecycle handler by naming it")
+        return super().on(event, handler, namespace)
+
+    def client_event(self, name: str, handler: ClientHandler) -> None:
+        """Route client emits named ``name`` to ``handler(sid, *args)``.
+
+        ``"*"`` takes every other name, reserved ones included, as ``handler(name, sid, *args)``.
+        """
+        if name in RESERVED_EVENTS:
+            raise ValueError(f"{name!r} is reserved by Socket.IO: no client event may use it")
+        self.client_events[name] = handler
+
+    def set_refuser(self, refuser: Refuser) -> None:
+        """``refuser(sid, event_name, refusal)`` answers an emit refused here (its return value is the ack)."""
+        self._refuser = refuser
+
+    async def _handle_event(self, eio_sid, namespace, id, data):  # type: ignore[no-untyped-def]
+        if not isinstance(data, list) or not data:
+            # Not an emit: no event name to route. An ack id still gets its answer.
+            event(log, "bad_packet", logging.WARNING, eio_sid=eio_sid, error="an EVENT whose data is not an array")
+            if id is not None:
+                await self._refuse(eio_sid, namespace, id, "", _unreadable("An emit is a JSON array: [event, ...]"))
+            return None
+        return await super()._handle_event(eio_sid, namespace, id, data)
 
     async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):  # type: ignore[no-untyped-def]
         _wants_ack.set(id is not None)
-        return await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+        name, args = data[0], data[1:]
+        handler = self.client_events.get(name) if type(name) is str else None
+        if handler is not None:
+            result = await handler(sid, *args)
+        elif "*" in self.client_events:
+            result = await self.client_events["*"](name, sid, *args)
+        else:
+            return
+        if id is not None:
+            await self._send_ack(eio_sid, namespace, id, result)
+
+    async def _send_ack(self, eio_sid: str, namespace: str | None, ack_id: int, result: Any) -> None:
+        data = [] if result is None else list(result) if isinstance(result, tuple) else [result]
+        await self._send_packet(eio_sid, self.packet_class(sio_packet.ACK, namespace=namespace, id=ack_id, data=data))
+
+    async def _refuse(self, eio_sid: str, namespace: str | None, ack_id: int | None, event_name: str,
+                      refusal: Refusal) -> None:
+        """Refuse an emit that no handler could take: the ack if there is one, else ``error-response``."""
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace or "/")
+        if sid is None or self._refuser is None or not self.manager.is_connected(sid, namespace or "/"):
+            return
+        _wants_ack.set(ack_id is not None)
+        result = await self._refuser(sid, event_name, refusal)
+        if ack_id is not None:
+            await self._send_ack(eio_sid, namespace, ack_id, result)
 
     async def _handle_eio_message(self, eio_sid, data):  # type: ignore[no-untyped-def]
         try:
-            await super()._handle_eio_message(eio_sid, data)
+            await self._route_packet(eio_sid, data)
         except Exception as exc:
             if _raised_in_roomchat(exc):
                 raise  # a bug of ours in a handler: keep the traceback
-            # python-socketio could not read or route the packet. An emit of ours (an integer
-            # of 101 characters, say) is answered with invalid_message; any other junk from a
-            # client costs one log line, not a traceback.
-            if isinstance(exc, ValueError) and await engine.refuse_undecodable(self, eio_sid, data):
+            # python-socketio could not route the packet: one log line, not a traceback.
+            _bad_packet(eio_sid, data, exc)
+
+    async def _route_packet(self, eio_sid: str, data: Any) -> None:
+        """python-socketio's ``_handle_eio_message``, without waiting for binary attachments."""
+        if not isinstance(data, str):
+            _bad_packet(eio_sid, data, "a binary attachment: roomchat takes JSON only")
+            return
+        try:
+            pkt = self.packet_class(encoded_packet=data)
+        except (ValueError, RecursionError, TypeError) as exc:
+            header = engine.emit_header(data)
+            if header is None or (header.ack_id is None and not header.event_name):
+                _bad_packet(eio_sid, data, exc)  # nothing to answer: no ack, no event to name
                 return
-            size = len(data) if isinstance(data, (str, bytes)) else None
-            event(log, "bad_packet", logging.WARNING, eio_sid=eio_sid, size=size,
-                  error=f"{type(exc).__name__}: {exc}"[:200])
+            await self._refuse_unreadable(eio_sid, header, "nested too deep" if isinstance(exc, RecursionError)
+                                          else "undecodable")
+            return
+        kind = pkt.packet_type
+        if kind == sio_packet.EVENT and engine.too_deep(data, pkt.data):
+            await self._refuse_unreadable(eio_sid, engine.EmitHeader(pkt.namespace or "/", pkt.id, _name_of(pkt.data)),
+                                          "nested too deep")
+            return
+        if kind == sio_packet.CONNECT:
+            await self._handle_connect(eio_sid, pkt.namespace, pkt.data)
+        elif kind == sio_packet.DISCONNECT:
+            await self._handle_disconnect(eio_sid, pkt.namespace, self.reason.CLIENT_DISCONNECT)
+        elif kind == sio_packet.EVENT:
+            await self._handle_event(eio_sid, pkt.namespace, pkt.id, pkt.data)
+        elif kind == sio_packet.ACK:
+            await self._handle_ack(eio_sid, pkt.namespace, pkt.id, pkt.data)
+        elif kind == sio_packet.BINARY_EVENT:
+            await self._refuse(eio_sid, pkt.namespace, pkt.id, _name_of(pkt.data),
+                               _unreadable("Binary data is not accepted: a message is plain JSON"))
+        else:
+            _bad_packet(eio_sid, data, f"unexpected packet type {kind!r}")
+
+    async def _refuse_unreadable(self, eio_sid: str, header: engine.EmitHeader, reason: str) -> None:
+        event(log, "unreadable_emit", eio_sid=eio_sid, emit=header.event_name, reason=reason)
+        await self._refuse(eio_sid, header.namespace, header.ack_id, header.event_name, _unreadable(
+            f"This message could not be read: it must be JSON, nested at most {engine.MAX_JSON_DEPTH} deep, "
+            "with integers of at most 99 digits"))
 
     async def _handle_eio_disconnect(self, eio_sid, reason):  # type: ignore[no-untyped-def]
         await super()._handle_eio_disconnect(eio_sid, reason)
@@ -96,6 +208,22 @@ class SocketServer(socketio.AsyncServer):
         socket = self.eio.sockets.get(eio_sid)
         if socket is not None and not socket.upgraded and reason == self.reason.CLIENT_DISCONNECT:
             socket.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))
+
+
+def _name_of(data: Any) -> str:
+    """The event name of a decoded EVENT's data ("" when it has none), cut to 100 characters."""
+    name = data[0] if isinstance(data, list) and data else None
+    return name[:100] if type(name) is str else ""
+
+
+def _unreadable(sentence: str) -> Refusal:
+    return Refusal("invalid_message", sentence)
+
+
+def _bad_packet(eio_sid: str, data: Any, error: BaseException | str) -> None:
+    size = len(data) if isinstance(data, (str, bytes)) else None
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    event(log, "bad_packet", logging.WARNING, eio_sid=eio_sid, size=size, error=text[:200])
 
 
 _THIS = Path(__file__).resolve()
@@ -166,9 +294,10 @@ class ChatServer:
         self.state.bind(self)
         self.sio.on("connect", self.joins.connect)
         self.sio.on("disconnect", self.joins.disconnect)
-        self.sio.on(protocol.DIRECT, self.dispatcher.direct)
-        self.sio.on(protocol.BROADCAST, self.dispatcher.broadcast)
-        self.sio.on("*", self.dispatcher.other_event)
+        self.sio.client_event(protocol.DIRECT, self.dispatcher.direct)
+        self.sio.client_event(protocol.BROADCAST, self.dispatcher.broadcast)
+        self.sio.client_event("*", self.dispatcher.other_event)
+        self.sio.set_refuser(self.dispatcher.refuse)
 
     @staticmethod
     def wants_ack() -> bool:

@@ -179,6 +179,10 @@ class RawClient:
         self.send(f"42{ack_id}{packet_after_type}")
         return self.wait_ack(ack_id, timeout)
 
+    def sync(self) -> None:
+        """A round trip (a ``message`` of ``null``, refused): afterwards every event sent before it has arrived."""
+        self.call("message", None)
+
     def wait_ack(self, ack_id: int, timeout: float | None = None) -> Any:
         """The first argument of the ack with this id (waits for it)."""
         self.wait_until(lambda: ack_id in self.acks, f"the ack {ack_id}", timeout)

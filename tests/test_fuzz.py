@@ -58,6 +58,16 @@ def _ints(value: Any) -> Iterator[int]:
             yield from _ints(item)
 
 
+def _has_bytes(value: Any) -> bool:
+    if isinstance(value, bytes):
+        return True
+    if isinstance(value, list):
+        return any(map(_has_bytes, value))
+    if isinstance(value, dict):
+        return any(map(_has_bytes, value.values()))
+    return False
+
+
 def _json_ok(value: Any) -> bool:
     """Plain JSON: no binary, no NaN or Infinity."""
     if isinstance(value, bytes):
@@ -78,6 +88,8 @@ def expected(event: str, args: list[Any], room_ids: set[int], known_types: set[s
     """
     if any(len(str(i)) > 100 for i in _ints(args)):
         return "invalid_message"  # the server reads integers of up to 100 characters: the emit cannot be read
+    if _has_bytes(args):
+        return "invalid_message"  # binary anywhere: refused at the packet, attachments are never awaited
     raw = args[0] if args else None
     if type(raw) is not dict or type(raw.get("type")) is not str or not raw["type"]:
         return "invalid_message"
