@@ -78,6 +78,7 @@ export class RoomView implements PanelHost {
   private readonly convBox: HTMLElement;
   private joinedOnce = false;
   private mutedUntil: number | null = null;
+  private readonly moderationTools = new Map<number, HTMLElement>();
 
   constructor(private readonly options: RoomOptions) {
     const room = options.credentials.room;
@@ -143,8 +144,8 @@ export class RoomView implements PanelHost {
         }
         if (!NOT_LOGGED.has(message.type) && data.message) this.deliver(data, true);
         if (message.type === "reaction" && data.message) this.applyReaction(data);
-      } else if (!ackOk(ack)) {
-        this.refusal(ack, to);
+      } else if (!ackOk(ack) && message.type !== "typing") {
+        this.refusal(ack, to); // (a refused typing indicator is not worth a line)
       }
       return ack;
     });
@@ -488,7 +489,12 @@ export class RoomView implements PanelHost {
     if (!me) {
       li.append(h("button", { class: "small", attrs: { type: "button", "aria-label": `Private message to ${user.name}` }, on: { click: () => this.openPrivate(user.ID) } }, "Message"));
     }
-    if (this.panel && !me && this.panel.mayModerate(user)) li.append(this.panel.userActions(user));
+    if (this.panel && !me && this.panel.mayModerate(user)) {
+      // Kept across re-renders of the list, so an open form and a typed reason survive someone joining.
+      let actions = this.moderationTools.get(user.ID);
+      if (!actions) this.moderationTools.set(user.ID, (actions = this.panel.userActions(user)));
+      li.append(actions);
+    }
     return li;
   }
 
