@@ -49,6 +49,8 @@ async function main(): Promise<void> {
     // The room replaces the form once the server admitted us; a refusal stays on the form.
     room.conn.socket.once("initial-response", () => {
       app.replaceChildren(room.el);
+      // Keyboard users go on where they typed; on touch screens the keyboard stays closed until asked for.
+      if (!window.matchMedia("(pointer: coarse)").matches) room.focusComposer();
       const url = new URL(window.location.href);
       url.searchParams.set("room", credentials.room);
       window.history.replaceState(null, "", url);

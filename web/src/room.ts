@@ -133,6 +133,10 @@ export class RoomView implements PanelHost {
     this.conn.open();
   }
 
+  focusComposer(): void {
+    this.composer.focus();
+  }
+
   // -- PanelHost ---------------------------------------------------------------
 
   send(message: ChatMessage, to: number | null = null): Promise<Ack> {
