@@ -6,8 +6,8 @@ The same code runs a bot in both places:
   validates each bot's settings at start-up, mints each bot a credential
   (``ChatServer.auth.add_token``) and, once the server listens, connects it
   to its rooms over loopback like any client;
-- as a process of its own: ``roomchat bot run KIND --url ... --token ...``
-  (``run_cli``), with the token of a user the server knows.
+- as a process of its own: ``roomchat bot run`` (``roomchat/botcli.py``),
+  with the token of a user the server knows.
 
 A ``RoomLink`` is one connection to one room. It feeds the room's events to
 the bot one at a time, in order, from a queue (so a slow handler never stalls
@@ -22,13 +22,10 @@ through its clock (``Bot.clock``), which tests replace with a FakeClock.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import random
 import secrets
-import signal
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -292,6 +289,7 @@ class BotHost:
         config = server.config
         self.bot_ids = frozenset(b.id for b in config.bots)
         self.runners: list[BotRunner] = []
+        self.warnings: list[str] = []  # what `roomchat check` could not check (roomchat/advice.py)
         self._planned: list[tuple[BotConfig, type[Bot], Any, str]] = []
         self._tasks: list[asyncio.Task[None]] = []
         problems: list[str] = []
@@ -302,6 +300,7 @@ class BotHost:
                     server.auth.add_token(spec.token, user)
                 else:
                     problems.append(f"bots.{index}.token: not resolved (load the config with load_config)")
+                self._check_external(index, spec, problems)
                 continue
             found = self._check(index, spec, problems)
             if found is None:
@@ -329,6 +328,26 @@ class BotHost:
             problems += exc.problems
             return None
         return bot_class, settings
+
+    def _check_external(self, index: int, spec: BotConfig, problems: list[str]) -> None:
+        """An ``external`` bot: its rooms, and its settings as ``roomchat bot run --config`` will read them.
+
+        Its kind may live only where it runs (``bot run --plugin``); then its
+        settings cannot be checked here, which is a warning, not an error.
+        """
+        path = f"bots.{index}"
+        for j, room_name in enumerate(spec.rooms):
+            problems += self._check_room(f"{path}.rooms.{j}", spec, room_name)
+        bot_class = self.server.plugins.bots.get(spec.kind)
+        if bot_class is None:
+            self.warnings.append(
+                f"{path}.kind: no bot of kind {spec.kind!r} is installed here, so its settings are not checked; "
+                "`roomchat bot run --config` checks them where it runs (or load its plugin under plugins.load)")
+            return
+        try:
+            bot_class.validate_settings(spec.settings, f"{path}.settings", self.server.source)
+        except ConfigError as exc:
+            problems += exc.problems
 
     def _check_room(self, path: str, spec: BotConfig, name: str) -> list[str]:
         try:
@@ -378,81 +397,6 @@ class BotHost:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         self.runners.clear()
-
-
-# -- roomchat bot run ----------------------------------------------------------------
-
-
-def add_bot_parser(sub: Any) -> None:
-    """Add ``roomchat bot run`` to the CLI's subcommands."""
-    bot = sub.add_parser("bot", help="run a bot as a process of its own")
-    bot_sub = bot.add_subparsers(dest="bot_command", required=True)
-    p = bot_sub.add_parser("run", help="connect a bot to a server's rooms and run it until stopped")
-    p.add_argument("kind", help="the bot's kind (see `roomchat plugins`)")
-    p.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8000")
-    p.add_argument("--token", required=True, help="the bot user's credential (a config token or a JWT)")
-    p.add_argument("--room", action="append", required=True, dest="rooms", help="a room to join (repeatable)")
-    p.add_argument("--settings", help="YAML file with the bot's settings")
-    p.add_argument("--config", help="the server's config file: its plugins.load and the IDs of its bots:")
-    p.add_argument("--bot-id", type=int, action="append", default=[], dest="bot_ids",
-                   help="the ID of another bot, whose messages this one ignores (repeatable)")
-    p.add_argument("--plugin", action="append", default=[], dest="plugins",
-                   help="a module or .py file that registers bots (repeatable)")
-    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
-    p.set_defaults(func=run_cli)
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    """``roomchat bot run``: build the bot, connect, run until SIGTERM or Ctrl-C."""
-    from .config import PluginsConfig, load_config
-    from .logs import setup_logging
-    from .plugins import PluginHost
-    from .yamlfile import read_yaml
-
-    setup_logging(args.log_level)
-    plugins = PluginsConfig(load=args.plugins)
-    bot_ids = set(args.bot_ids)
-    source = "roomchat bot run"
-    if args.config:
-        config = load_config(args.config)
-        plugins = PluginsConfig(load=[*config.plugins.load, *args.plugins], disable=config.plugins.disable)
-        bot_ids |= {b.id for b in config.bots}
-        source = args.config
-    host = PluginHost()
-    host.load(plugins, source)
-    bot_class = host.bots.get(args.kind)
-    if bot_class is None:
-        print(f"roomchat bot run: no bot of kind {args.kind!r} is installed "
-              f"(installed: {', '.join(sorted(host.bots)) or 'none'}); load one with --plugin", file=sys.stderr)
-        return 2
-    values = read_yaml(args.settings) if args.settings else {}
-    if values is not None and not isinstance(values, dict):
-        raise ConfigError(args.settings, ["(top level): the settings file must be a mapping of setting: value"])
-    settings = bot_class.validate_settings(values or {}, "settings", args.settings or source)
-    runner = BotRunner(lambda: bot_class(settings, bot_ids=bot_ids), args.url, args.token, args.rooms,
-                       label=args.kind, fatal_refusals=True)
-    try:
-        asyncio.run(_run_until_signal(runner))
-    except BotRefused as refused:
-        print(f"roomchat bot run: the server refused the bot in {refused}; check --token and --room", file=sys.stderr)
-        return 2
-    return 0
-
-
-async def _run_until_signal(runner: BotRunner) -> None:
-    task = asyncio.create_task(runner.run())
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, task.cancel)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or not POSIX
-            pass
-    try:
-        await task
-    except asyncio.CancelledError:
-        if not task.cancelled():
-            raise
-    event(log, "bot_stopped", bot=runner.label)
 
 
 def loopback_url(host: str, port: int) -> str:

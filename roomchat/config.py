@@ -286,4 +286,4 @@ def resolve_secrets(config: Config, source: str) -> Config:
 
 def default_config_path() -> Path:
     """``config/roomchat.yaml`` of a source checkout, or the ROOMCHAT_CONFIG variable."""
-    return Path(os.environ.get("ROOMCHAT_CONFIG", "config/roomchat.yaml"))
+    return Path(os.environ.get("ROOMCHAT_CONFIG") or "config/roomchat.yaml")  # set but empty: not set

@@ -1,4 +1,4 @@
-"""The two ways roomchat says no: a refusal on the wire, and a bad config file."""
+"""The ways roomchat says no: a refusal on the wire, a bad config file, a command line that cannot run."""
 
 from __future__ import annotations
 
@@ -32,3 +32,7 @@ class ConfigError(Exception):
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"{source}: invalid configuration\n{lines}")
+
+
+class CommandError(Exception):
+    """A ``roomchat`` command line that cannot run as given; the message says what to change (exit code 2)."""

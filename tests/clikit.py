@@ -26,16 +26,16 @@ _WITHOUT = (
 )
 
 
-def roomchat(*args: str, cwd: str | Path | None = None, env: dict[str, str] | None = None,
+def roomchat(*args: str, cwd: str | Path | None = None, env: dict[str, str | None] | None = None,
              missing: Iterable[str] = (), timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run ``roomchat ARGS`` to the end; ``missing`` modules cannot be imported in it."""
+    """Run ``roomchat ARGS`` to the end; ``env`` adds variables (None removes one); ``missing`` modules cannot be imported."""
     missing = list(missing)
     if missing:
         cmd = [sys.executable, "-c", _WITHOUT, ",".join(missing), *args]
     else:
         cmd = [sys.executable, "-m", "roomchat", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout, cwd=cwd,
-                          env={**os.environ, **(env or {})})
+    merged = {name: value for name, value in {**os.environ, **(env or {})}.items() if value is not None}
+    return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout, cwd=cwd, env=merged)
 
 
 def write_yaml(path: Path, data: Any) -> Path:

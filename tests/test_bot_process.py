@@ -8,13 +8,16 @@ FakeClock against the same real server process.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from clikit import roomchat, write_yaml
 
 from roomchat.bot import Bot, BotRoom, Incoming
-from roomchat.testing import ChatClient, RoomchatProcess
+from roomchat.testing import ChatClient, RoomchatProcess, free_port
 from roomchat.testing.bots import BotProcess, BotThread
 
 ROOM = "hall"
@@ -114,3 +117,124 @@ def test_bot_thread_with_a_fake_clock_against_a_server_process(server: RoomchatP
         bot.advance(1)
         assert ann.wait_message(lambda d: d["from"] == 73, count=2)["message"]["value"] == "reminder"
         assert bot.room().users[71].bot and not bot.room().users[ann.id].bot
+
+
+# -- roomchat bot run --config: the entry under bots: is the bot's whole description ---------
+
+PARROT = '''
+from roomchat import hookimpl
+from roomchat.bot import Bot, BotSettings
+
+
+class Parrot(Bot):
+    kind = "parrot"
+
+    class Settings(BotSettings):
+        word: str = "squawk"
+
+    async def on_direct_message(self, room, msg):
+        await room.send(msg.from_id, "text", self.settings.word)
+
+
+@hookimpl
+def roomchat_register_bots(register):
+    register(Parrot)
+'''
+PARROT_TOKEN = "parrot-bot-secret-token"
+
+
+def entry_config(tmp_path: Path, port: int, **parrot: Any) -> Path:
+    """A server config with an external parrot (its plugin under plugins.load), another external bot whose
+    token variable is not set, and a user whose token variable is not set either."""
+    (tmp_path / "parrot.py").write_text(PARROT)
+    return write_yaml(tmp_path / "roomchat.yaml", {
+        "server": {"port": port},
+        "plugins": {"load": ["parrot.py"]},
+        "users": [{"ID": 1, "name": "Tess", "role": "TEACHER", "token": {"env": "TEST_UNSET_USER_TOKEN"}}],
+        "rooms": {ROOM: {"admit": ["users", "guests"], "rate_limit": None}},
+        "bots": [
+            {"kind": "echo", "ID": 81, "name": "Other", "rooms": [ROOM], "run": "external",
+             "token": {"env": "TEST_UNSET_OTHER_TOKEN"}},
+            {"kind": "parrot", "ID": 82, "name": "Parrot", "rooms": [ROOM], "run": "external",
+             "token": {"env": "TEST_PARROT_TOKEN"}, **parrot},
+        ],
+    })
+
+
+def parrot_says(url: str) -> str:
+    with join_when_present(url, 82) as ann:
+        ann.send(82, "text", "hello")
+        return ann.wait_message(lambda d: d["from"] == 82)["message"]["value"]
+
+
+@pytest.fixture
+def parrot_server(tmp_path: Path) -> Iterator[tuple[RoomchatProcess, Path]]:
+    port = free_port()
+    path = entry_config(tmp_path, port, settings={"word": "pieces of eight"})
+    env = {"TEST_PARROT_TOKEN": PARROT_TOKEN, "TEST_UNSET_OTHER_TOKEN": "other-bot-token-value",
+           "TEST_UNSET_USER_TOKEN": "user-token-value"}
+    with RoomchatProcess(path, port=port, env=env) as srv:
+        yield srv, path
+
+
+def test_bot_run_takes_kind_rooms_settings_token_and_url_from_its_entry(parrot_server) -> None:
+    server, path = parrot_server
+    env = {"TEST_PARROT_TOKEN": PARROT_TOKEN}  # only this bot's variable: not the other bot's, not the user's
+    with BotProcess(None, None, None, args=["--config", str(path), "--id", "82"], env=env) as bot:
+        assert parrot_says(server.url) == "pieces of eight", bot.log()
+
+
+def test_bot_run_with_token_needs_no_other_secret_and_finds_its_entry_by_the_token(parrot_server) -> None:
+    server, path = parrot_server
+    with BotProcess("parrot", None, PARROT_TOKEN, args=["--config", str(path)]) as bot:
+        assert parrot_says(server.url) == "pieces of eight", bot.log()
+
+
+def test_the_same_plugin_file_by_plugin_and_by_plugins_load_is_one_plugin(parrot_server) -> None:
+    server, path = parrot_server
+    args = ["--config", str(path), "--plugin", str(path.parent / "parrot.py")]
+    with BotProcess("parrot", None, PARROT_TOKEN, args=args) as bot:
+        assert parrot_says(server.url) == "pieces of eight", bot.log()
+
+
+def test_bot_run_settings_file_replaces_the_entry_settings(parrot_server) -> None:
+    server, path = parrot_server
+    with BotProcess("parrot", None, PARROT_TOKEN, settings={"word": "polly"}, args=["--config", str(path)]) as bot:
+        assert parrot_says(server.url) == "polly", bot.log()
+
+
+def test_check_validates_an_external_bots_settings(tmp_path: Path) -> None:
+    path = entry_config(tmp_path, 8000, settings={"wrod": "typo"})
+    env = {"TEST_PARROT_TOKEN": "x" * 10, "TEST_UNSET_OTHER_TOKEN": "y" * 10, "TEST_UNSET_USER_TOKEN": "z" * 10}
+    done = roomchat("check", str(path), env=env)
+    assert done.returncode == 2 and "bots.1.settings.wrod: unknown setting" in done.stderr, done.stderr
+
+
+def test_bot_run_refuses_the_entrys_bad_settings_naming_the_key(tmp_path: Path) -> None:
+    path = entry_config(tmp_path, free_port(), settings={"wrod": "typo"})
+    done = roomchat("bot", "run", "--config", str(path), "--id", "82", env={"TEST_PARROT_TOKEN": PARROT_TOKEN})
+    assert done.returncode == 2
+    assert f"{path}: invalid configuration\n  - bots.1.settings.wrod: unknown setting" in done.stderr
+    assert f"run `roomchat check {path}`" in done.stderr, "roomchat check validates this entry too"
+
+
+@pytest.mark.parametrize(("args", "env", "expected"), [
+    (["--id", "82"], {}, "bots.1.token: environment variable TEST_PARROT_TOKEN is not set"),
+    (["--id", "99"], {}, "no bot under bots: has ID 99 (IDs: 81, 82)"),
+    ([], {}, "several run: external bots (IDs 81, 82); choose one with --id"),
+    (["echo", "--id", "82"], {}, "KIND is 'echo', but bots.1 (ID 82)"),
+])
+def test_bot_run_says_what_is_missing_in_one_line(tmp_path: Path, args, env, expected) -> None:
+    path = entry_config(tmp_path, free_port())
+    done = roomchat("bot", "run", "--config", str(path), *args, env={"TEST_PARROT_TOKEN": "", **env})
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert expected in done.stderr, done.stderr
+
+
+def test_the_docs_example_names_one_variable_for_the_token() -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "bots.md").read_text(encoding="utf-8")
+    section = text[text.index("**As a process of its own.**"):text.index("**Either way**")]
+    code = "\n".join(re.findall(r"```\w*\n(.*?)```", section, re.DOTALL))
+    declared = set(re.findall(r"\{env: (\w+)\}", code))
+    used = set(re.findall(r"\$(\w+)", code)) | set(re.findall(r"export (\w+)=", code))
+    assert declared and used == declared, (declared, used)

@@ -77,7 +77,7 @@ class BankSpec(_Strict):
     description: str | None = None
     time_limit: PositiveFloat | None = Field(None, description="default seconds per question")
     points: Annotated[int, Field(ge=0)] | None = Field(None, description="default points per question")
-    questions: list[QuestionSpec] = Field(min_length=1)
+    questions: list[Any] = Field(min_length=1, description="the questions, each read as a QuestionSpec")
 
 
 @dataclass(frozen=True)
@@ -216,8 +216,8 @@ def _where(loc: tuple[Any, ...]) -> str:
 _UNION_TAGS = {"str", "bool", "int", "float"}
 
 
-def _describe(error: Any) -> str:
-    loc = tuple(error["loc"])
+def _describe(error: Any, within: tuple[Any, ...] = ()) -> str:
+    loc = (*within, *error["loc"])
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown key (check its spelling, or remove it)"
@@ -226,26 +226,58 @@ def _describe(error: Any) -> str:
     return f"{_where(loc)}: {message}"
 
 
-def _problems(exc: ValidationError) -> list[str]:
-    return list(dict.fromkeys(_describe(e) for e in exc.errors()))
+def _problems(exc: ValidationError, within: tuple[Any, ...] = ()) -> list[str]:
+    return list(dict.fromkeys(_describe(e, within) for e in exc.errors()))
+
+
+def _shape_problems(item: dict[str, Any]) -> list[str]:
+    """What QuestionSpec's own check says, for a question whose keys already failed (pydantic skips it then)."""
+    if (item.get("answer") is None) == (item.get("answers") is None):
+        return ["give either 'answer' (one) or 'answers' (a list), not both and not neither"]
+    if item.get("type") in ("truefalse", "free") and item.get("options") is not None:
+        return [f"'options' are only for multiple choice, and this question's type is {item['type']}"]
+    return []
+
+
+def _read_question(index: int, item: Any, bank: BankSpec) -> tuple[Question | None, list[str]]:
+    """One question compiled, or every problem it has (its keys, its shape, its answers)."""
+    where = f"question {index + 1} (questions.{index})"
+    if not isinstance(item, dict):
+        return None, [f"{where}: a question is a mapping with 'question' and 'answer' (got {type(item).__name__})"]
+    try:
+        spec = QuestionSpec.model_validate(item)
+    except ValidationError as exc:
+        return None, list(dict.fromkeys([*_problems(exc, ("questions", index)),
+                                         *(f"{where}: {p}" for p in _shape_problems(item))]))
+    try:
+        return _compile(spec, bank), []
+    except ValueError as exc:
+        return None, [f"{where}: {exc}"]
 
 
 def parse_bank(data: Any, source: str, name: str | None = None) -> Bank:
-    """Check and compile already-parsed YAML (a mapping with ``questions``, or a bare list of questions)."""
+    """Check and compile already-parsed YAML (a mapping with ``questions``, or a bare list of questions).
+
+    Every problem is reported in one pass, one per line: the bank's own keys
+    and each question's, whichever of them are wrong.
+    """
     if isinstance(data, list):
         data = {"questions": data}
     if not isinstance(data, dict):
         raise BankError(source, ["a bank is a mapping with a 'questions' list (or a bare list of questions)"])
+    problems: list[str] = []
     try:
         spec = BankSpec.model_validate(data)
     except ValidationError as exc:
-        raise BankError(source, _problems(exc)) from None
-    questions, problems = [], []
-    for index, question in enumerate(spec.questions):
-        try:
-            questions.append(_compile(question, spec))
-        except ValueError as exc:
-            problems.append(f"question {index + 1} (questions.{index}): {exc}")
+        problems += _problems(exc)
+        spec = BankSpec.model_construct(questions=[])  # the bank's defaults, so its questions are checked too
+    items = data.get("questions")
+    questions = []
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        question, found = _read_question(index, item, spec)
+        problems += found
+        if question is not None:
+            questions.append(question)
     if problems:
         raise BankError(source, problems)
     name = name or Path(source).stem

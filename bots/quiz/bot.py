@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from roomchat.bot import Bot, BotRoom, Incoming, User
+from roomchat.errors import ConfigError
 
 from . import messages as m
 from .controller import QuizMaster
@@ -38,7 +39,10 @@ class QuizBot(Bot):
         if base is not None and isinstance(banks, dict):
             values = {**values, "banks": {name: str(base / p) if isinstance(p, str) and not Path(p).is_absolute() else p
                                           for name, p in banks.items()}}
-        return super().validate_settings(values, path, source)
+        try:
+            return super().validate_settings(values, path, source)
+        except ConfigError as exc:  # every problem of every bank on a line of its own, under its key path
+            raise ConfigError(exc.source, [line for problem in exc.problems for line in _one_per_line(problem)]) from None
 
     def master(self, room: BotRoom) -> QuizMaster:
         """This room's quiz master (kept in ``room.state``, so a quiz survives a reconnect)."""
@@ -76,3 +80,10 @@ class QuizBot(Bot):
             master: Any = room.state.get(STATE_KEY)
             if master is not None:
                 master.close()
+
+
+def _one_per_line(problem: str) -> list[str]:
+    """``key: a\nb`` (a validator's message of several lines) as ``key: a`` and ``key: b``."""
+    first, *rest = problem.split("\n")
+    key = first.split(": ", 1)[0]
+    return [first, *(f"{key}: {line}" for line in rest)]

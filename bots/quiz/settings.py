@@ -61,9 +61,9 @@ class QuizSettings(BotSettings, Scoring):
             try:
                 load_bank(path, name)
             except BankError as exc:
-                problems.append(f"bank {name!r}: {exc.source}: " + "; ".join(exc.problems))
+                problems += [f"bank {name!r} ({exc.source}): {problem}" for problem in exc.problems]
         if problems:
-            raise ValueError("\n".join(problems))
+            raise ValueError("\n".join(problems))  # one line each: QuizBot.validate_settings lists them apart
         return banks
 
     @model_validator(mode="after")

@@ -174,14 +174,20 @@ class BotProcess(ChildProcess):
 
     ``settings`` are written to a YAML file for ``--settings``; ``args`` are
     more command-line arguments (``["--config", path]``, ``["--plugin", module]``).
-    Logs go to ``log_path``; ``stop()`` sends SIGTERM and returns the exit code.
+    ``kind``, ``url`` and ``token`` left as None are left out of the command
+    (``--config`` then supplies them from the bot's entry). Logs go to
+    ``log_path``; ``stop()`` sends SIGTERM and returns the exit code.
     """
 
-    def __init__(self, kind: str, url: str, token: str, rooms: Iterable[str], settings: dict[str, Any] | None = None,
-                 args: Iterable[str] = (), env: dict[str, str] | None = None) -> None:
+    def __init__(self, kind: str | None, url: str | None, token: str | None, rooms: Iterable[str] = (),
+                 settings: dict[str, Any] | None = None, args: Iterable[str] = (),
+                 env: dict[str, str] | None = None) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="roomchat-bot-"))
         self.log_path = self.directory / "bot.log"
-        self.cmd = [sys.executable, "-m", "roomchat", "bot", "run", kind, "--url", url, "--token", token]
+        self.cmd = [sys.executable, "-m", "roomchat", "bot", "run"]
+        for option, value in (("", kind), ("--url", url), ("--token", token)):
+            if value is not None:
+                self.cmd += [option, value] if option else [value]
         for room in rooms:
             self.cmd += ["--room", room]
         if settings is not None:

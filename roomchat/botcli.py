@@ -1,0 +1,250 @@
+"""``roomchat bot run``: a bot as a process of its own, from its entry in the server's config.
+
+With ``--config`` the command reads the bot's ``run: external`` entry under
+``bots:`` the way ``roomchat serve`` reads an in-process bot's: its kind, its
+rooms, its settings (checked, relative paths from the config's folder), its
+token (``{env: NAME}`` read from the environment), the server's address and
+the IDs of the other bots, plus the plugins under ``plugins.load``. Only the
+chosen entry's token is read; the other bots' and users' secrets are never
+needed. Every command-line option overrides what the entry says, and
+without ``--config`` the options are all there is.
+
+Which entry: ``--id``; else the one whose token is ``--token``; else the only
+``run: external`` entry (of KIND, when given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .bot import Bot
+from .botrunner import BotRefused, BotRunner, loopback_url
+from .config import BotConfig, Config, EnvRef, parse_config
+from .errors import CommandError, ConfigError
+from .logs import event, setup_logging
+from .plugins import PluginHost, import_plugin
+from .yamlfile import read_yaml
+
+log = logging.getLogger("roomchat.bots")
+
+
+@dataclass
+class Entry:
+    """The chosen ``bots:`` entry, its index and the config file it is in."""
+
+    index: int
+    spec: BotConfig
+    source: str
+
+    @property
+    def path(self) -> str:
+        """Its key path, ``bots.<index>``."""
+        return f"bots.{self.index}"
+
+
+@dataclass
+class BotPlan:
+    """Everything a run needs, settled from the command line and the config."""
+
+    kind: str
+    bot_class: type[Bot]
+    settings: Any
+    url: str
+    token: str
+    rooms: list[str]
+    bot_ids: frozenset[int]
+
+
+def add_bot_parser(sub: Any, log_levels: list[str]) -> None:
+    """Add ``roomchat bot run`` to the CLI's sub-commands."""
+    bot = sub.add_parser("bot", help="run a bot as a process of its own",
+                         description="Bots as processes of their own (docs/bots.md).")
+    bot_sub = bot.add_subparsers(dest="bot_command", required=True, metavar="COMMAND",
+                                 help="what to do; `roomchat bot COMMAND --help` tells more")
+    p = bot_sub.add_parser(
+        "run", help="connect a bot to a server's rooms and run it until stopped",
+        description="Connect a bot to a server's rooms and run it until SIGTERM or Ctrl-C. With --config, the "
+                    "bot's run: external entry under bots: gives its kind, rooms, settings and token.")
+    p.add_argument("kind", nargs="?", metavar="KIND",
+                   help="the bot's kind (see `roomchat plugins`); with --config, the entry's kind when left out")
+    p.add_argument("--config", metavar="FILE",
+                   help="the server's config file: the bot's entry under bots:, the IDs of the other bots, "
+                        "plugins.load, and the server's address")
+    p.add_argument("--id", type=int, metavar="ID", dest="entry_id",
+                   help="with --config: run the bots: entry with this ID (default: the entry whose token is --token, "
+                        "or the only run: external entry, of KIND if given)")
+    p.add_argument("--url", help="the server, e.g. http://127.0.0.1:8000 (default with --config: its server.host "
+                                 "and server.port)")
+    p.add_argument("--token", help="the bot user's credential: an external entry's token, a users: token or a JWT "
+                                   "(default with --config: the entry's token, {env: NAME} read from the environment)")
+    p.add_argument("--room", action="append", dest="rooms", metavar="ROOM",
+                   help="a room to join (repeatable; default with --config: the entry's rooms)")
+    p.add_argument("--settings", metavar="FILE",
+                   help="a YAML file with the bot's settings, instead of the entry's settings:")
+    p.add_argument("--bot-id", type=int, action="append", default=[], dest="bot_ids", metavar="ID",
+                   help="the ID of another bot, whose messages this one ignores (repeatable; --config adds every "
+                        "bot under bots:)")
+    p.add_argument("--plugin", action="append", default=[], dest="plugins", metavar="MODULE_OR_FILE",
+                   help="a module, or a .py file relative to this directory, that registers bots (repeatable)")
+    p.add_argument("--log-level", choices=log_levels, default="info", help="how much to log (default: info)")
+    p.set_defaults(func=run_cli)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """``roomchat bot run``: settle the plan, connect, run until SIGTERM or Ctrl-C."""
+    setup_logging(args.log_level)
+    plan = make_plan(args)
+    runner = BotRunner(lambda: plan.bot_class(plan.settings, bot_ids=plan.bot_ids), plan.url, plan.token, plan.rooms,
+                       label=plan.kind, fatal_refusals=True)
+    try:
+        asyncio.run(_run_until_signal(runner))
+    except BotRefused as refused:
+        raise CommandError(f"the server refused the bot in {refused}; check --token and --room") from None
+    return 0
+
+
+def make_plan(args: argparse.Namespace) -> BotPlan:
+    """What to run, from the command line and (with ``--config``) the bot's entry; problems name the option or key."""
+    config = parse_config(read_yaml(args.config), args.config) if args.config else None
+    entry = choose_entry(config, args) if config is not None else None
+    host, from_cli = _load_plugins(config, args)
+    kind = _kind(args, entry)
+    bot_class = host.bots.get(kind)
+    if bot_class is None:
+        raise CommandError(f"no bot of kind {kind!r} is installed (installed: {', '.join(sorted(host.bots)) or 'none'}); "
+                           "load one with --plugin" + (" or the config's plugins.load" if config else ""))
+    if args.config and kind in from_cli:
+        args.checkable = None  # `roomchat check` cannot load this kind: no hint to run it
+    return BotPlan(
+        kind=kind,
+        bot_class=bot_class,
+        settings=_settings(args, entry, bot_class),
+        url=args.url or _url(config),
+        token=args.token or _token(entry),
+        rooms=args.rooms or (list(entry.spec.rooms) if entry else _missing("--room")),
+        bot_ids=frozenset(args.bot_ids) | frozenset(b.id for b in (config.bots if config else ())),
+    )
+
+
+def choose_entry(config: Config, args: argparse.Namespace) -> Entry | None:
+    """The ``bots:`` entry this process runs (None: a bot the config does not declare, with --token and --room)."""
+    source = args.config
+    if args.entry_id is not None:
+        for index, spec in enumerate(config.bots):
+            if spec.id == args.entry_id:
+                if spec.run != "external":
+                    raise CommandError(f"{source}: bots.{index} (ID {spec.id}) is run by `roomchat serve` "
+                                       "(run: server); set run: external and give it a token to run it here")
+                return Entry(index, spec, source)
+        ids = ", ".join(str(b.id) for b in config.bots) or "none"
+        raise CommandError(f"{source}: no bot under bots: has ID {args.entry_id} (IDs: {ids})")
+    external = [Entry(i, b, source) for i, b in enumerate(config.bots) if b.run == "external"]
+    if args.token:
+        for entry in external:
+            if args.token == _token_value(entry.spec):
+                return entry
+    candidates = [e for e in external if args.kind is None or e.spec.kind == args.kind]
+    if len(candidates) > 1:
+        ids = ", ".join(str(e.spec.id) for e in candidates)
+        of_kind = f" of kind {args.kind!r}" if args.kind else ""
+        raise CommandError(f"{source}: several run: external bots{of_kind} (IDs {ids}); choose one with --id")
+    if candidates:
+        return candidates[0]
+    if args.kind is None:
+        raise CommandError(f"{source}: no bot under bots: is run: external; give KIND, --token and --room, "
+                           "or declare the bot there with run: external")
+    return None
+
+
+def _token_value(spec: BotConfig) -> str | None:
+    if isinstance(spec.token, EnvRef):
+        return os.environ.get(spec.token.env) or None
+    return spec.token
+
+
+def _load_plugins(config: Config | None, args: argparse.Namespace) -> tuple[PluginHost, set[str]]:
+    """The config's plugins (paths from its folder), then ``--plugin`` (paths from here); the kinds only --plugin has."""
+    host = PluginHost()
+    if config is not None:
+        host.load(config.plugins, args.config)
+    else:
+        host.load(Config().plugins, "roomchat bot run")
+    before = set(host.bots)
+    for spec in args.plugins:
+        if spec.endswith(".py") or "/" in spec:
+            path = Path(spec).resolve()
+            if not path.is_file():
+                raise CommandError(f"--plugin {spec}: no such file ({path})")
+            spec = str(path)
+        try:
+            module, name = import_plugin(spec, "--plugin")
+            host.add(module, name, f"--plugin {spec}")
+        except ConfigError as exc:
+            raise CommandError(f"--plugin {spec}: " + "; ".join(exc.problems)) from None
+    return host, set(host.bots) - before
+
+
+def _kind(args: argparse.Namespace, entry: Entry | None) -> str:
+    if entry is None:
+        return args.kind or _missing("KIND")
+    if args.kind is not None and args.kind != entry.spec.kind:
+        raise CommandError(f"KIND is {args.kind!r}, but {entry.path} (ID {entry.spec.id}) in {entry.source} is a "
+                           f"{entry.spec.kind!r}; leave KIND out, or choose another entry with --id")
+    return entry.spec.kind
+
+
+def _settings(args: argparse.Namespace, entry: Entry | None, bot_class: type[Bot]) -> Any:
+    if args.settings:
+        values = read_yaml(args.settings)
+        if values is not None and not isinstance(values, dict):
+            raise ConfigError(args.settings, ["(top level): the settings file must be a mapping of setting: value"])
+        return bot_class.validate_settings(values or {}, "settings", args.settings)
+    if entry is not None:
+        return bot_class.validate_settings(entry.spec.settings, f"{entry.path}.settings", entry.source)
+    return bot_class.validate_settings({}, "settings", "roomchat bot run")
+
+
+def _token(entry: Entry | None) -> str:
+    if entry is None:
+        return _missing("--token")
+    token = _token_value(entry.spec)
+    if token is None:
+        assert isinstance(entry.spec.token, EnvRef)  # a literal token is always there
+        variable = entry.spec.token.env
+        problem = (f"{entry.path}.token: environment variable {variable} is not set (it holds the token of bot "
+                   f"{entry.spec.id}, {entry.spec.name}); set it, or give --token")
+        raise ConfigError(entry.source, [problem])
+    return token
+
+
+def _url(config: Config | None) -> str:
+    if config is None:
+        return _missing("--url")
+    return loopback_url(config.server.host, config.server.port)
+
+
+def _missing(option: str) -> Any:
+    raise CommandError(f"give {option}, or --config with the bot's run: external entry under bots:")
+
+
+async def _run_until_signal(runner: BotRunner) -> None:
+    task = asyncio.create_task(runner.run())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, task.cancel)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or not POSIX
+            pass
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
+    event(log, "bot_stopped", bot=runner.label)
