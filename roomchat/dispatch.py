@@ -4,8 +4,10 @@ For every ``message`` and ``broadcast-message`` emit, in this order:
 
 1. shape (``invalid_message``), size (``too_large``), rate (``rate_limited``);
 2. its type: unknown types pass in ``open`` rooms (``unknown_type`` in
-   ``known`` rooms); a known type's value is validated (``validation_failed``)
-   and its sender's role checked (``forbidden``);
+   ``known`` rooms); a known type's sender's role is checked (``forbidden``)
+   and its value validated (``validation_failed``), against the room's own
+   limits too (a text's ``max_length``), so no plugin ever works on a value
+   the room refuses;
 3. the target of a direct message (``invalid_target``, ``user_not_found``);
 4. the all-types hooks (``roomchat_check_message``: moderation, policy), then
    the type's own handlers (transform, answer, consume);
@@ -127,7 +129,7 @@ class Dispatcher:
             if not (message_type.direct if direct else message_type.broadcast):
                 how = "to one user" if direct else "to the whole room"
                 raise Refusal("forbidden", f"{message.type!r} messages cannot be sent {how}")
-            message.value = message_type.validate(message.value)
+            message.value = message_type.validate(message.value, entry[1])  # the room's own limits, before any plugin
         target_id = await self._target(session, target) if direct else None
         if (entry is None or not entry[0].handlers) and not pipeline.checks and not pipeline.delivered:
             return await self._deliver(session, message, target_id)  # nothing to run: the fast path

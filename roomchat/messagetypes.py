@@ -1,4 +1,4 @@
-"""Message types: a name, the shape of its value, and the handlers its messages pass through."""
+"""Message types: a name, the shape of its value, its human text, and the handlers its messages pass through."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from .context import MessageContext
 
 Handler = Callable[["MessageContext"], Awaitable[None] | None]
+TextFields = bool | str | Sequence[str] | None
+"""How a type declares its human text (``MessageType.text``)."""
 
 
 @dataclass
@@ -38,6 +40,14 @@ class MessageType:
     - ``roles``: who may send it (others get ``forbidden``); None means everyone.
     - ``direct`` / ``broadcast``: whether it may be sent that way.
     - ``description``: one line for ``roomchat schema`` and ``GET /schema``.
+    - ``text``: which part of the value is human text, for plugins that judge
+      text (the moderator's words, repeat and shouting rules): ``True`` (the
+      value is itself the text, a string), a field path or a list of them
+      (``("question", "options")``; ``"a.b"`` for a nested field; each names a
+      string or a list of strings), or ``False`` (no human text: a vote, a
+      reaction, a structured interaction that is never judged as text).
+      ``None`` (the default) declares nothing: such a value is treated like
+      one of an unregistered type.
     - ``plugin``: filled in on registration with the registering plugin's name.
     """
 
@@ -48,6 +58,7 @@ class MessageType:
     roles: Iterable[Role] | None = None
     direct: bool = True
     broadcast: bool = True
+    text: TextFields = None
     plugin: str = field(default="", compare=False)
     adapter: TypeAdapter[Any] = field(init=False, repr=False, compare=False)
 
@@ -57,20 +68,35 @@ class MessageType:
         self.adapter = TypeAdapter(self.value)
         self.roles = frozenset(self.roles) if self.roles is not None else None
         self.handlers = tuple(self.handlers)
+        self.text = _text_fields(self.name, self.text)
         for handler in self.handlers:
             if not callable(handler):
                 raise TypeError(f"message type {self.name!r}: handler {handler!r} is not callable")
 
-    def validate(self, value: Any) -> Any:
-        """The value as recipients get it, or ``validation_failed`` with field-level errors."""
+    def validate(self, value: Any, settings: Any = None) -> Any:
+        """The value as recipients get it, or ``validation_failed`` with field-level errors.
+
+        ``settings`` are the type's plugin settings for the room: validators
+        read them as ``info.context["settings"]`` to apply a room's own limits
+        (a text's ``max_length``) before any plugin sees the value.
+        """
         try:
-            return self.adapter.dump_python(self.adapter.validate_python(value), mode="json")
+            checked = self.adapter.validate_python(value, context={"settings": settings})
+            return self.adapter.dump_python(checked, mode="json")
         except ValidationError as exc:
             errors = [
                 {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
                 for e in exc.errors(include_url=False, include_context=False, include_input=False)
             ]
             raise Refusal("validation_failed", f"This {self.name} message is not valid", errors=errors) from None
+
+    def texts(self, value: Any) -> list[str]:
+        """The human text of a validated ``value``, as ``text`` declares it (``[]`` when it declares none)."""
+        return declared_texts(value, self.text)
+
+    def map_texts(self, value: Any, change: Callable[[str], str]) -> Any:
+        """``value`` with ``change`` applied to each of its declared texts (the rest untouched)."""
+        return map_declared_texts(value, self.text, change)
 
     def json_schema(self) -> dict[str, Any]:
         """The JSON Schema of ``value``, for client authors."""
@@ -79,6 +105,68 @@ class MessageType:
         if self.description:
             schema.setdefault("description", self.description)
         return schema
+
+
+def _text_fields(name: str, text: Any) -> bool | tuple[str, ...] | None:
+    if text is None or isinstance(text, bool):
+        return text
+    paths = (text,) if isinstance(text, str) else tuple(text)
+    if not paths:
+        return False
+    for path in paths:
+        if not isinstance(path, str) or not path or any(not part for part in path.split(".")):
+            raise ValueError(f"message type {name!r}: text field {path!r} is not a field path like 'question' or 'a.b'")
+    return paths
+
+
+def _field(value: Any, path: str) -> Any:
+    for key in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def declared_texts(value: Any, text: bool | tuple[str, ...] | None) -> list[str]:
+    """The strings of ``value`` that ``text`` (a ``MessageType.text``) declares human text, in declared order."""
+    if text is True:
+        return [value] if isinstance(value, str) else []
+    if not text:
+        return []
+    found: list[str] = []
+    for path in text:
+        field = _field(value, path)
+        if isinstance(field, str):
+            found.append(field)
+        elif isinstance(field, list):
+            found.extend(item for item in field if isinstance(item, str))
+    return found
+
+
+def map_declared_texts(value: Any, text: bool | tuple[str, ...] | None, change: Callable[[str], str]) -> Any:
+    """``value`` with ``change`` applied to the strings ``declared_texts`` returns (a new value; the old one kept)."""
+    if text is True:
+        return change(value) if isinstance(value, str) else value
+    if not text or not isinstance(value, dict):
+        return value
+    for path in text:
+        value = _replace(value, path.split("."), change)
+    return value
+
+
+def _replace(value: Any, keys: list[str], change: Callable[[str], str]) -> Any:
+    if not isinstance(value, dict) or keys[0] not in value:
+        return value
+    field = value[keys[0]]
+    if len(keys) > 1:
+        new = _replace(field, keys[1:], change)
+    elif isinstance(field, str):
+        new = change(field)
+    elif isinstance(field, list):
+        new = [change(item) if isinstance(item, str) else item for item in field]
+    else:
+        return value
+    return {**value, keys[0]: new}
 
 
 class TypeRegistry:
