@@ -61,6 +61,7 @@ def roomchat_register_message_types(register: Callable[[MessageType], None]) -> 
     """Register ``file``."""
     value = as_sent(FileValue, {"type": "string", "description": "the file's http(s) URL alone"})
     register(MessageType("file", value, [check_size],
+                         text=("name",),  # the human text the moderator reads
                          description="A file shared by link: its URL, or {url, name?, size?, mime?}"))
 
 

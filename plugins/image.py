@@ -37,6 +37,7 @@ class ImageSettings(MediaSettings):
 def roomchat_register_message_types(register: Callable[[MessageType], None]) -> None:
     """Register ``image``."""
     register(MessageType("image", media_value(ImageValue), [check_data_uri],
+                         text=("alt",),  # the human text the moderator reads
                          description="An image: its URL, or {url, alt?, width?, height?}; "
                                      "url is http(s) or a data:image/ URI"))
 

@@ -231,12 +231,16 @@ async def tally(ctx: MessageContext, poll_id: str, options: int) -> dict[str, An
 def roomchat_register_message_types(register: Callable[[MessageType], None]) -> None:
     """Register ``poll``, ``vote``, ``poll-close`` and ``poll-results``."""
     register(MessageType("poll", as_sent(PollValue), [open_poll], direct=False,
+                         text=("question", "options"),  # the human text the moderator reads
                          description="A poll for the room: {question, options, multiple?}; delivered with its id"))
     register(MessageType("vote", as_sent(VoteValue), [count_vote],
+                         text=False,  # an interaction, not something someone wrote: never judged as text
                          description="A vote in a poll: {poll, option}; counted, not delivered"))
     register(MessageType("poll-close", as_sent(PollClose), [close_poll],
+                         text=False,
                          description="End a poll (its creator, a teacher or an admin): {poll}; not delivered"))
     register(MessageType("poll-results", PollResults, roles=(),
+                         text=False,
                          description="A poll's tally, sent by the room (ID 0) after each vote: {poll, counts, total}, "
                                      "and with closed: true when the poll ends"))
 

@@ -110,6 +110,7 @@ def roomchat_register_message_types(register: Callable[[MessageType], None]) -> 
     """Register ``reaction``."""
     value = as_sent(ReactionValue, {"type": "string", "description": "the emoji alone: a reaction on the room"})
     register(MessageType("reaction", value, [check_allowed],
+                         text=False,  # an interaction, not something someone wrote: never judged as text
                          description="An emoji: alone, or {emoji, message?: the id of the message it is on}"))
 
 

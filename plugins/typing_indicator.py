@@ -80,6 +80,7 @@ def roomchat_register_message_types(register: Callable[[MessageType], None]) -> 
     """Register ``typing``."""
     value = as_sent(TypingValue, {"type": ["boolean", "null"], "description": "the state alone; null: typing"})
     register(MessageType("typing", value, [throttle],
+                         text=False,
                          description="Typing indicator: true/false, or {typing: bool}; repeats within min_interval "
                                      "are dropped"))
 

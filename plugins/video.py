@@ -36,6 +36,7 @@ class VideoSettings(MediaSettings):
 def roomchat_register_message_types(register: Callable[[MessageType], None]) -> None:
     """Register ``video``."""
     register(MessageType("video", media_value(VideoValue), [check_data_uri],
+                         text=("alt",),  # the human text the moderator reads
                          description="A video: its URL, or {url, alt?, width?, height?}; "
                                      "url is http(s) or a data:video/ URI"))
 
