@@ -35,7 +35,7 @@ from roomchat.users import User
 
 from .escalation import Decision, decide, next_step
 from .filter import CONFIG_TYPE, FLAG_TYPE
-from .rules import RoomFilter
+from .rules import RoomFilter, content_of
 from .settings import FilterSettings, ModeratorFields, Step
 
 MAX_REASON = 480  # the core's moderation reason holds 500 characters
@@ -119,7 +119,13 @@ class Moderator(Bot):
         sender = msg.sender
         if watch is None or sender is None or not watch.applies(sender.id, sender.role, sender.bot, msg.type, False):
             return
-        verdict = watch.check(sender.id, msg.value, self.clock.monotonic())
+        # The bot does not know the server's type declarations: a string value is a chat line's text, any
+        # other value is judged like an unregistered type's (words and links read every string in it).
+        declared = True if isinstance(msg.value, str) else None
+        content = content_of(msg.value, declared, watch.settings.skip_keys)
+        if content is None:
+            return
+        verdict = watch.check(sender.id, content, self.clock.monotonic())
         if verdict.counted:
             await self.flagged(room, {"user": sender.as_wire(), "type": msg.type, "outcome": "delivered",
                                       "dry_run": verdict.dry_run, "hits": [h.as_wire() for h in verdict.hits]})

@@ -36,7 +36,7 @@ from roomchat.logs import event
 from roomchat.protocol import Message
 from roomchat.users import ROOM_ID, User
 
-from .rules import RoomFilter, Verdict
+from .rules import Declared, RoomFilter, Verdict, content_of
 from .settings import FilterSettings
 
 if TYPE_CHECKING:
@@ -156,7 +156,10 @@ def _check(room_filter: RoomFilter | None, ctx: MessageContext) -> Awaitable[Non
         return None
     if ctx.target is not None and ctx.target in _bot_ids(ctx.server):
         return None  # only the bot reads it: quiz answers and commands may repeat, and hurt nobody
-    verdict = room_filter.check(sender.id, ctx.value, ctx.server.clock.monotonic())
+    content = content_of(ctx.value, _declared_text(ctx), room_filter.settings.skip_keys)
+    if content is None:
+        return None  # a vote, a reaction, a poll-close: an interaction, never judged as text
+    verdict = room_filter.check(sender.id, content, ctx.server.clock.monotonic(), ctx.target)
     if not verdict.hits:
         return None
     if verdict.changed:
@@ -164,6 +167,12 @@ def _check(room_filter: RoomFilter | None, ctx: MessageContext) -> Awaitable[Non
     if not verdict.counted and verdict.blocked_by is None:
         return None
     return _flag_and_enforce(room_filter, ctx, verdict)
+
+
+def _declared_text(ctx: MessageContext) -> Declared:
+    """What the message's type declares as its human text (None for a type not registered in the room)."""
+    entry = ctx.server.plugins.pipeline(ctx.room_config).types.get(ctx.type)
+    return entry[0].text if entry is not None else None
 
 
 async def _flag_and_enforce(room_filter: RoomFilter, ctx: MessageContext, verdict: Verdict) -> None:

@@ -51,7 +51,7 @@ TRAILING_PUNCTUATION = frozenset("!|+")
 # Characters that people put between letters to dodge a filter.
 _ANY_LEET = re.compile("[" + re.escape("".join(LEET)) + "]")
 _WORDS = re.compile(r"[^\W_]+")
-_LEET_CHUNK = re.compile(r"\S*[" + re.escape("".join(LEET)) + r"]\S*")  # only chunks with a leet character
+_CHUNK = re.compile(r"\S+")
 
 # Not the apostrophe: "he'll" must not become "hell".
 SEPARATORS = frozenset(".-_*~/\\^=#")
@@ -108,7 +108,7 @@ def fold(text: str) -> View:
     return View("".join(chars), tuple(origin))
 
 
-def _is_word(core: list[str]) -> bool:
+def _is_word(core: str) -> bool:
     """A letter in it, or an ``@`` and no digit (``@$$``); not a number, a price or a smiley."""
     if any(c.isalpha() for c in core):
         return True
@@ -116,14 +116,20 @@ def _is_word(core: list[str]) -> bool:
 
 
 def _deleet(view: View) -> View:
-    """Map leetspeak inside words: a run of letters, digits and leet symbols with a letter in it."""
+    """Map leetspeak inside words: a run of letters, digits and leet symbols with a letter in it.
+
+    Chunk by chunk (runs of non-space), each scanned once: a pattern like
+    ``\\S*[leet]\\S*`` would rescan a long chunk from every position in it.
+    """
     text = view.text
     if not _ANY_LEET.search(text):
         return view
     chars = list(text)
-    for match in _LEET_CHUNK.finditer(text):
+    for match in _CHUNK.finditer(text):
         start, end = match.span()
-        run = [c for c in text[start:end]]
+        if not _ANY_LEET.search(text, start, end):
+            continue
+        run = text[start:end]
         # only the word-ish core of the chunk: punctuation around it stays punctuation
         lo, hi = 0, len(run)
         while lo < hi and not _is_wordish(run[lo]):

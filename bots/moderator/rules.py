@@ -4,6 +4,14 @@
 ``Verdict``: which rules fired, whether the message is blocked, and the value
 to deliver (redacted). It keeps the little per-user history that flood and
 repeat detection need; ``forget(user_id)`` drops it.
+
+What a rule reads is the message's ``Content`` (``content_of``): the text its
+type declares (``MessageType.text``). A type that declares no text (a vote,
+a reaction, ``poll-close``) is never judged at all: it is an interaction, not
+something someone wrote. A value whose type declares nothing (an unregistered
+type in an open room) is unknown: the content rules (words, links) read every
+string in it, since a client may show any of them, but shouting and repeat
+judge only declared text (an id sent twice is not a repeated message).
 """
 
 from __future__ import annotations
@@ -13,12 +21,13 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from roomchat.messagetypes import declared_texts, map_declared_texts
 from roomchat.users import Role
 
 from .links import allowed, find_links
 from .normalize import compact
 from .settings import FilterSettings, format_duration
-from .wordlist import WordList, redact
+from .wordlist import MAX_HITS, WordList, redact
 
 # Types the filter never looks at: its own, and the core's moderation commands.
 OWN_TYPES = frozenset({"moderation", "moderator-config", "moderator-flag"})
@@ -104,6 +113,45 @@ def map_strings(value: Any, fn: Callable[[str], str], skip_keys: Collection[str]
     return value
 
 
+Declared = bool | tuple[str, ...] | None
+"""A type's ``MessageType.text``: True (the value is the text), field paths, False (no text), None (not declared)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """What the rules read in one message value.
+
+    ``texts`` are the strings the content rules (words, links) check; ``prose``
+    is True when they are the type's declared human text, which shouting and
+    repeat judge too.
+    """
+
+    value: Any
+    texts: list[str]
+    declared: Declared
+    skip_keys: tuple[str, ...] = ()
+
+    @property
+    def prose(self) -> bool:
+        """Whether ``texts`` is human text the type declared (not strings guessed from an unknown value)."""
+        return self.declared is not None
+
+    def rewrite(self, change: Callable[[str], str]) -> Any:
+        """The value with ``change`` applied to each of ``texts`` where it stands (for redaction)."""
+        if self.declared is None:
+            return map_strings(self.value, change, self.skip_keys)
+        return map_declared_texts(self.value, self.declared, change)
+
+
+def content_of(value: Any, declared: Declared, skip_keys: Collection[str] = ()) -> Content | None:
+    """The content the rules read in ``value`` of a type that declares ``declared``; None if it has no text."""
+    if declared is False:
+        return None
+    if declared is None:
+        return Content(value, list(strings(value, skip_keys)), None, tuple(skip_keys))
+    return Content(value, declared_texts(value, declared), declared)
+
+
 def quote(items: list[str], limit: int = 3) -> str:
     """``“a”, “b” and “c”``."""
     shown = [f"“{i}”" for i in dict.fromkeys(items)][:limit]
@@ -129,7 +177,7 @@ def calm(text: str) -> str:
 @dataclass
 class _History:
     times: deque[float] = field(default_factory=deque)
-    texts: deque[tuple[float, str]] = field(default_factory=deque)
+    texts: deque[tuple[float, int | None, str]] = field(default_factory=deque)  # (time, conversation, text)
     last_counted: dict[str, float] = field(default_factory=dict)
 
 
@@ -159,23 +207,29 @@ class RoomFilter:
 
     # -- the check ------------------------------------------------------------------
 
-    def check(self, user_id: int, value: Any, now: float) -> Verdict:
-        """Apply every rule to one message ``value`` from ``user_id`` at time ``now``."""
+    def check(self, user_id: int, content: Content, now: float, conversation: int | None = None) -> Verdict:
+        """Apply every rule to one message's ``content`` from ``user_id`` at time ``now``.
+
+        ``conversation`` is the addressed user of a direct message (None: the
+        room): a text repeats only in the same conversation, so asking three
+        classmates the same question, one by one, is not spam.
+        """
         s = self.settings
         history = self._users.setdefault(user_id, _History())
-        verdict = Verdict(value=value, dry_run=s.dry_run)
-        texts = list(strings(value, s.skip_keys))
+        verdict = Verdict(value=content.value, dry_run=s.dry_run)
         self._flood(verdict, history, now)
-        self._repeat(verdict, history, texts, now)
-        self._words(verdict, texts)
-        self._links(verdict, texts)
-        self._shouting(verdict, texts)
+        if content.prose:
+            self._repeat(verdict, history, content.texts, now, conversation)
+        self._words(verdict, content.texts)
+        self._links(verdict, content.texts)
+        if content.prose:
+            self._shouting(verdict, content.texts)
         verdict.hits = [self._grace(hit, history, now) for hit in verdict.hits]
         if not s.dry_run:
             verdict.blocked_by = next((h for h in verdict.hits if h.action == "block"), None)
             if verdict.blocked_by is None and any(h.action == "redact" for h in verdict.hits):
-                verdict.value = self._redacted(value)
-                verdict.changed = verdict.value != value
+                verdict.value = content.rewrite(lambda text: self._redact_text(text, content.prose))
+                verdict.changed = verdict.value != content.value
         return verdict
 
     def _grace(self, hit: RuleHit, history: _History, now: float) -> RuleHit:
@@ -197,7 +251,8 @@ class RoomFilter:
             reason = f"you sent more than {rule.messages} messages in {format_duration(rule.seconds)}"
             verdict.hits.append(RuleHit("flood", rule.action, str(rule.penalty), reason))
 
-    def _repeat(self, verdict: Verdict, history: _History, texts: list[str], now: float) -> None:
+    def _repeat(self, verdict: Verdict, history: _History, texts: list[str], now: float,
+                conversation: int | None) -> None:
         rule = self.settings.repeat
         entries = history.texts
         while entries and entries[0][0] <= now - rule.seconds:
@@ -205,17 +260,26 @@ class RoomFilter:
         text = compact(" ".join(texts))
         if len(text) < rule.min_length:
             return
-        entries.append((now, text))
+        entries.append((now, conversation, text))
         while len(entries) > 4 * rule.times:
             entries.popleft()
-        if rule.enabled and sum(1 for _, t in entries if t == text) >= rule.times:
+        if rule.enabled and sum(1 for _, c, t in entries if c == conversation and t == text) >= rule.times:
             reason = f"you sent the same message {rule.times} times in {format_duration(rule.seconds)}"
             verdict.hits.append(RuleHit("repeat", rule.action, str(rule.penalty), reason))
 
     def _words(self, verdict: Verdict, texts: list[str]) -> None:
         for rule, words in self.word_lists:
-            found = [text[h.start:h.end] for text in texts for h in words.find(text)]
-            if found:
+            found: list[str] = []
+            complete = True
+            for text in texts:
+                hits, all_found = words.search(text)
+                found.extend(text[h.start:h.end] for h in hits)
+                complete = complete and all_found
+            if not complete and rule.action != "allow":
+                # too many to redact them all at a linear cost: refuse the message instead
+                reason = f"it contains more than {MAX_HITS} words that are not allowed here"
+                verdict.hits.append(RuleHit(f"words:{rule.name}", "block", str(rule.penalty), reason))
+            elif found:
                 reason = f"it contains {quote(found)}, which {'is' if len(set(found)) == 1 else 'are'} not allowed here"
                 verdict.hits.append(RuleHit(f"words:{rule.name}", rule.action, str(rule.penalty), reason))
 
@@ -240,20 +304,17 @@ class RoomFilter:
 
     # -- redaction ----------------------------------------------------------------------
 
-    def _redacted(self, value: Any) -> Any:
+    def _redact_text(self, text: str, prose: bool) -> str:
+        """One text with redacting rules applied (shouting only to declared text: never lower-case an id)."""
         s = self.settings
-
-        def fix(text: str) -> str:
-            for rule, words in self.word_lists:
-                if rule.action == "redact":
-                    text = redact(text, words.find(text), s.mask)
-            if s.links.enabled and s.links.action == "redact":
-                bad = [link for link in find_links(text) if not allowed(link.host, s.links.allowed_domains)]
-                for link in sorted(bad, key=lambda item: item.start, reverse=True):
-                    text = text[:link.start] + s.link_placeholder + text[link.end:]
-            if s.shouting.enabled and s.shouting.action == "redact" and is_shouting(
-                    text, s.shouting.min_letters, s.shouting.ratio):
-                text = calm(text)
-            return text
-
-        return map_strings(value, fix, s.skip_keys)
+        for rule, words in self.word_lists:
+            if rule.action == "redact":
+                text = redact(text, words.find(text), s.mask)
+        if s.links.enabled and s.links.action == "redact":
+            bad = [link for link in find_links(text) if not allowed(link.host, s.links.allowed_domains)]
+            for link in sorted(bad, key=lambda item: item.start, reverse=True):
+                text = text[:link.start] + s.link_placeholder + text[link.end:]
+        if prose and s.shouting.enabled and s.shouting.action == "redact" and is_shouting(
+                text, s.shouting.min_letters, s.shouting.ratio):
+            text = calm(text)
+        return text

@@ -22,6 +22,7 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     field_validator,
+    model_validator,
 )
 
 from roomchat.users import Role
@@ -143,7 +144,9 @@ class WordRule(Strict):
 
     name: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[\w .-]+$")] = "words"
     words: list[str] = Field(default_factory=list, description="banned words; * at an end allows any letters")
-    patterns: list[str] = Field(default_factory=list, description="regular expressions over the normalised text")
+    patterns: list[str] = Field(
+        default_factory=list, description="RE2 regular expressions over the normalised text (linear time; no "
+                                          "lookarounds or backreferences)")
     action: Literal["block", "redact", "allow"] = "block"
     penalty: Penalty = "escalate"
 
@@ -160,6 +163,11 @@ class WordRule(Strict):
         for pattern in patterns:
             pattern_regex(pattern)
         return patterns
+
+    @model_validator(mode="after")
+    def _compiles(self) -> WordRule:
+        self.compile()  # what the filter will run: a list whose terms cannot be combined is refused here
+        return self
 
     def compile(self) -> WordList:
         """The compiled list."""
@@ -226,7 +234,8 @@ class FilterSettings(Strict):
     types: list[str] | Literal["all"] = Field("all", description="message types checked ('all', or a list)")
     skip_types: list[str] = Field(default_factory=lambda: ["typing"], description="types never checked")
     skip_keys: list[str] = Field(
-        default_factory=lambda: ["url"], description="keys of a value whose text is not checked (a media URL)")
+        default_factory=lambda: ["url"],
+        description="keys whose strings are not checked, in values of types that declare no text (a media URL)")
     direct_messages: bool = Field(True, description="check direct messages too, not only the room's")
     words: list[WordRule] = Field(default_factory=list)
     flood: FloodRule = Field(default_factory=FloodRule)

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 from roomchat_bots.moderator.escalation import decide, ladder_step, next_step
 from roomchat_bots.moderator.links import allowed, find_links
 from roomchat_bots.moderator.normalize import compact, normalize, views
-from roomchat_bots.moderator.rules import RoomFilter, calm, is_shouting, map_strings, strings
+from roomchat_bots.moderator.rules import Content, RoomFilter, calm, content_of, is_shouting, map_strings, strings
 from roomchat_bots.moderator.settings import (
     EscalationSettings,
     FilterSettings,
@@ -128,8 +128,8 @@ def test_word_regexes_repeat_letters_and_merge_look_alike_runs() -> None:
     assert word_regex("ass") == "a+s{2,}"
     # i and l stand in for each other: one run, so "kiiii...x" cannot backtrack quadratically
     assert word_regex("kill") == "k+[il]{3,}"
-    assert word_regex("shut up") == r"s+h+u+t+[\W_]*u+p+"
-    assert word_regex("fuck*") == r"f+u+c+k+[^\W_]*"
+    assert word_regex("shut up") == r"s+h+u+t+[^\pL\pN]*u+p+"
+    assert word_regex("fuck*") == r"f+u+c+k+[\pL\pN]*"
 
 
 def test_a_word_without_letters_is_refused() -> None:
@@ -140,7 +140,7 @@ def test_a_word_without_letters_is_refused() -> None:
 def test_a_pattern_matching_everything_is_refused() -> None:
     with pytest.raises(ValueError, match="empty text"):
         WordList([], ["x*"])
-    with pytest.raises(ValueError, match="not a valid regular expression"):
+    with pytest.raises(ValueError, match="cannot be used: missing \\)"):
         WordList([], ["(unclosed"])
 
 
@@ -200,18 +200,28 @@ def make_filter(**settings: object) -> RoomFilter:
     return RoomFilter(FilterSettings.model_validate(base), moderator_id=901)
 
 
+def text(value: str) -> Content:
+    """A ``text`` message's content (the value is the text)."""
+    content = content_of(value, True)
+    assert content is not None
+    return content
+
+
+POLL_TEXT = ("question", "options")
+
+
 def rules_of(verdict: object) -> list[str]:
     return [h.rule for h in verdict.hits]  # type: ignore[attr-defined]
 
 
 def test_clean_message_passes_untouched() -> None:
-    verdict = make_filter().check(2, "hello there", now=0)
+    verdict = make_filter().check(2, text("hello there"), now=0)
     assert verdict.hits == [] and verdict.blocked_by is None and verdict.value == "hello there"
     assert verdict.outcome == "delivered"
 
 
 def test_block_list() -> None:
-    verdict = make_filter().check(2, "this is sh1t", now=0)
+    verdict = make_filter().check(2, text("this is sh1t"), now=0)
     assert rules_of(verdict) == ["words:profanity"]
     assert verdict.blocked_by is not None and verdict.blocked_by.penalty == "escalate"
     assert "“sh1t”" in verdict.blocked_by.reason
@@ -219,7 +229,9 @@ def test_block_list() -> None:
 
 
 def test_redact_list_changes_the_value() -> None:
-    verdict = make_filter().check(2, {"question": "is this d.a.r.n STUPID?", "options": ["yes", "no"]}, now=0)
+    poll = content_of({"question": "is this d.a.r.n STUPID?", "options": ["yes", "no"]}, POLL_TEXT)
+    assert poll is not None
+    verdict = make_filter().check(2, poll, now=0)
     assert rules_of(verdict) == ["words:mild"]
     assert verdict.blocked_by is None and verdict.changed
     assert verdict.value == {"question": "is this ******* ******?", "options": ["yes", "no"]}
@@ -227,7 +239,7 @@ def test_redact_list_changes_the_value() -> None:
 
 
 def test_dry_run_changes_nothing_but_reports() -> None:
-    verdict = make_filter(dry_run=True).check(2, "darn this shit", now=0)
+    verdict = make_filter(dry_run=True).check(2, text("darn this shit"), now=0)
     assert rules_of(verdict) == ["words:profanity", "words:mild"]
     assert verdict.blocked_by is None and not verdict.changed and verdict.value == "darn this shit"
     assert verdict.outcome == "blocked" and verdict.dry_run
@@ -235,44 +247,44 @@ def test_dry_run_changes_nothing_but_reports() -> None:
 
 def test_flood() -> None:
     f = make_filter(flood={"messages": 3, "seconds": 10})
-    assert [rules_of(f.check(2, f"message {i}", now=i)) for i in range(3)] == [[], [], []]
-    flooded = f.check(2, "message 3", now=3)
+    assert [rules_of(f.check(2, text(f"message {i}"), now=i)) for i in range(3)] == [[], [], []]
+    flooded = f.check(2, text("message 3"), now=3)
     assert rules_of(flooded) == ["flood"] and flooded.blocked_by is not None
-    assert f.check(3, "someone else", now=3).hits == []
-    assert f.check(2, "later", now=20).hits == []      # the window moved on
+    assert f.check(3, text("someone else"), now=3).hits == []
+    assert f.check(2, text("later"), now=20).hits == []      # the window moved on
 
 
 def test_repeat() -> None:
     f = make_filter(repeat={"times": 3, "seconds": 60}, flood={"enabled": False})
-    assert f.check(2, "buy my game", now=0).hits == []
-    assert f.check(2, "BUY  my game", now=1).hits == []
-    assert f.check(2, "something else", now=2).hits == []
-    repeated = f.check(2, "Buy my game!", now=3)
+    assert f.check(2, text("buy my game"), now=0).hits == []
+    assert f.check(2, text("BUY  my game"), now=1).hits == []
+    assert f.check(2, text("something else"), now=2).hits == []
+    repeated = f.check(2, text("Buy my game!"), now=3)
     assert rules_of(repeated) == ["repeat"] and repeated.blocked_by is not None
-    assert [f.check(2, "ok", now=4 + i).hits for i in range(4)] == [[], [], [], []]   # too short to count
-    assert f.check(2, "buy my game", now=100).hits == []   # forgotten
+    assert [f.check(2, text("ok"), now=4 + i).hits for i in range(4)] == [[], [], [], []]   # too short to count
+    assert f.check(2, text("buy my game"), now=100).hits == []   # forgotten
 
 
 def test_shouting_rule_redacts_by_lowering() -> None:
-    verdict = make_filter().check(2, "WHY IS NOBODY ANSWERING ME", now=0)
+    verdict = make_filter().check(2, text("WHY IS NOBODY ANSWERING ME"), now=0)
     assert rules_of(verdict) == ["shouting"] and verdict.value == "Why is nobody answering me"
 
 
 def test_links_rule() -> None:
     f = make_filter()
-    assert f.check(2, "read https://en.wikipedia.org/wiki/Cat", now=0).hits == []
-    verdict = f.check(2, "free stuff at evil.com/win", now=1)
+    assert f.check(2, text("read https://en.wikipedia.org/wiki/Cat"), now=0).hits == []
+    verdict = f.check(2, text("free stuff at evil.com/win"), now=1)
     assert rules_of(verdict) == ["links"] and verdict.blocked_by is not None
     assert "evil.com" in verdict.blocked_by.reason and "wikipedia.org" in verdict.blocked_by.reason
-    redacting = make_filter(links={"action": "redact"}).check(2, "see evil.com now", now=0)
+    redacting = make_filter(links={"action": "redact"}).check(2, text("see evil.com now"), now=0)
     assert redacting.value == "see [link removed] now"
 
 
 def test_grace_period_counts_a_burst_once() -> None:
     f = make_filter(grace_seconds=5)
-    first = f.check(2, "shit", now=0)
-    again = f.check(2, "oh shit", now=2)
-    later = f.check(2, "shit again", now=10)
+    first = f.check(2, text("shit"), now=0)
+    again = f.check(2, text("oh shit"), now=2)
+    later = f.check(2, text("shit again"), now=10)
     assert [h.counted for h in first.hits + again.hits + later.hits] == [True, False, True]
     assert again.blocked_by is not None      # still enforced
 
@@ -366,3 +378,38 @@ def test_one_message_is_one_offence_and_the_most_severe_penalty_wins() -> None:
 def test_uncounted_and_none_penalties_cost_nothing() -> None:
     decision, offences = decide([hit(counted=False), hit("links", "none")], [], 0, LADDER)
     assert decision.step is None and offences == []
+
+
+# -- what the rules read: the type's declared text ------------------------------------------------------
+
+
+def test_content_is_the_declared_text_or_every_string_of_an_undeclared_value() -> None:
+    assert content_of({"poll": "Xy3kP", "option": 1}, False) is None          # an interaction: never judged
+    poll = content_of({"id": "m-1", "question": "Lunch?", "options": ["pizza", "salad"]}, POLL_TEXT)
+    assert poll is not None and poll.texts == ["Lunch?", "pizza", "salad"] and poll.prose
+    unknown = content_of({"url": "https://x.org/a", "caption": "hi", "more": [{"deep": "yo"}]}, None, ["url"])
+    assert unknown is not None and unknown.texts == ["hi", "yo"] and not unknown.prose
+
+
+def test_an_undeclared_value_is_checked_for_words_but_never_for_shouting_or_repeats() -> None:
+    f = make_filter(repeat={"times": 2, "seconds": 60}, flood={"enabled": False})
+    value = {"code": "ABCDEFGHIJKLMNOP QRSTUV", "note": "darn"}
+    verdict = f.check(2, content_of(value, None), now=0)  # type: ignore[arg-type]
+    assert rules_of(verdict) == ["words:mild"]
+    assert verdict.value == {"code": "ABCDEFGHIJKLMNOP QRSTUV", "note": "****"}   # the code is not lower-cased
+    assert f.check(2, content_of({"code": "ABCDEFGHIJKLMNOP QRSTUV"}, None), now=1).hits == []  # type: ignore[arg-type]
+
+
+def test_a_text_repeats_only_within_one_conversation() -> None:
+    f = make_filter(repeat={"times": 2, "seconds": 60}, flood={"enabled": False})
+    assert f.check(2, text("lend me a pen?"), now=0, conversation=3).hits == []
+    assert f.check(2, text("lend me a pen?"), now=1, conversation=4).hits == []
+    assert f.check(2, text("lend me a pen?"), now=2).hits == []                  # the room is a conversation too
+    assert rules_of(f.check(2, text("Lend me a pen"), now=3, conversation=3)) == ["repeat"]
+
+
+def test_too_many_hits_refuse_the_message_instead_of_redacting_part_of_it() -> None:
+    verdict = make_filter(flood={"enabled": False}).check(2, text("stupid " * 200), now=0)
+    assert verdict.blocked_by is not None and verdict.blocked_by.rule == "words:mild"
+    assert "more than 64 words" in verdict.blocked_by.reason
+    assert make_filter().check(2, text("stupid " * 20), now=0).value == "****** " * 20
