@@ -176,3 +176,25 @@ def test_the_example_refuses_a_bad_potato_field_by_field(kitchen: RoomHarness, v
     bob.sync()
     assert bob.messages() == []
     assert ann.messages(type="text") == []  # no thanks for a refused potato
+
+
+TESTING_SECTION = DOC[DOC.index("## Testing a plugin"):DOC.index("## JSON Schema for client authors")]
+
+
+@pytest.mark.parametrize("kit", ["ChatClient", "RoomchatProcess", "RoomchatThread"])
+def test_the_guide_lists_every_public_method_of_the_test_kit(kit: str) -> None:
+    import roomchat.testing
+
+    cls = getattr(roomchat.testing, kit)
+    public = [name for name in dir(cls) if not name.startswith("_")]
+    assert public
+    missing = [name for name in public if f"`{name}" not in TESTING_SECTION and f"{name}()" not in TESTING_SECTION]
+    assert not missing, f"docs/plugins.md, 'Testing a plugin', does not describe {kit}.{missing}"
+
+
+def test_the_guides_process_example_runs(tmp_path: Path) -> None:
+    code = TESTING_SECTION[TESTING_SECTION.index("from roomchat.testing import ChatClient, JoinRefused"):]
+    code = code[:code.index("```")]
+    namespace: dict[str, object] = {}
+    exec(compile(code, "docs/plugins.md", "exec"), namespace)  # noqa: S102 - the guide's own example
+    namespace["test_a_guest_cannot_enter_a_room_of_tokens"](tmp_path)  # type: ignore[operator]
