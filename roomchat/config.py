@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from . import backlog
 from .errors import ConfigError
 from .users import Role
 from .yamlfile import read_yaml
@@ -122,6 +123,11 @@ class ServerConfig(Strict):
         description="the settings of a room created on first join",
     )
     max_http_buffer_size: PositiveInt = 1_000_000
+    max_pending_output: Annotated[int, Field(ge=64 * 1024)] = Field(
+        backlog.DEFAULT_LIMIT,
+        description="bytes the server may hold for one connection that is not reading; past it, that connection "
+                    "is closed (event=slow_consumer)",
+    )
     websocket_compression: bool = False
     ping_interval: PositiveFloat = 25.0
     ping_timeout: PositiveFloat = 20.0

@@ -38,12 +38,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import engineio
 from engineio import async_socket, exceptions, packet, payload
 from engineio.async_drivers import asgi
 
+from .backlog import DEFAULT_LIMIT, Backlog, encoded_size
 from .logs import event
 
 log = logging.getLogger("roomchat.messages")
+log_transport = logging.getLogger("roomchat.server")
 
 MAX_POST_PACKETS = 1000
 MAX_POLL_PACKETS = 16  # what python-engineio's client decodes
@@ -64,8 +67,9 @@ async def _bounded_poll(self: async_socket.AsyncSocket) -> list[Any]:
         except asyncio.QueueEmpty:
             break
         self.queue.task_done()
+    put_back = getattr(self.queue, "put_back", self.queue.put_nowait)
     for pkt in rest:
-        self.queue.put_nowait(pkt)
+        put_back(pkt)
     return packets[:MAX_POLL_PACKETS]
 
 
@@ -198,6 +202,105 @@ async def _lenient_post(self: async_socket.AsyncSocket, environ: dict[str, Any])
         await self.receive(packet.Packet(encoded_packet=part))
 
 
+# -- what each connection has pending (roomchat/backlog.py) ------------------------------------------
+
+def _packet_size(pkt: packet.Packet) -> int:
+    return encoded_size(pkt.encode())  # python-engineio caches the encoding: one encoding per fan-out
+
+
+class AccountedQueue(asyncio.Queue[Any]):
+    """A connection's send queue whose packets count in its ``Backlog``; past the limit they are dropped."""
+
+    def __init__(self, backlog: Backlog) -> None:
+        super().__init__()
+        self.backlog = backlog
+
+    def put_nowait(self, item: Any) -> None:
+        """Queue ``item`` (``None``, the writer's stop signal, always); drop a packet the backlog refuses."""
+        if item is not None and not self.backlog.add(_packet_size(item)):
+            return
+        super().put_nowait(item)
+
+    def put_back(self, item: Any) -> None:
+        """Queue again a packet just taken (in order), counted but never refused: it was held already."""
+        self.backlog.restore(_packet_size(item))
+        super().put_nowait(item)
+
+    def get_nowait(self) -> Any:
+        """Take the next item; its bytes are no longer held here."""
+        item = super().get_nowait()
+        if item is not None:
+            self.backlog.done(_packet_size(item))
+        return item
+
+    def discard_all(self) -> None:
+        """Drop every queued packet (a closed connection's), so nothing waits on them."""
+        while True:
+            try:
+                self.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            self.task_done()
+
+
+def backlog_of(socket: Any) -> Backlog | None:
+    """The backlog of a python-engineio socket (None for a socket made before accounting was on)."""
+    return getattr(getattr(socket, "queue", None), "backlog", None)
+
+
+class EngineServer(engineio.AsyncServer):
+    """python-engineio's server, holding at most ``max_pending_output`` bytes for each connection.
+
+    Every connection's send queue counts its packets (``AccountedQueue``); a
+    WebSocket's transport buffer counts too. A connection past the limit is
+    closed (``event=slow_consumer``): its transport is dropped at once, since a
+    client that does not read cannot read a close frame either, and its user
+    leaves the room as on any disconnect.
+    """
+
+    max_pending_output: int = DEFAULT_LIMIT
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def create_queue(self, *args: Any, **kwargs: Any) -> asyncio.Queue[Any]:
+        """A socket's send queue, with its backlog (python-engineio makes one per socket, and no other)."""
+        return AccountedQueue(Backlog(self.max_pending_output, self._overflowed))
+
+    def _overflowed(self, backlog: Backlog) -> None:
+        socket = next((s for s in self.sockets.values() if backlog_of(s) is backlog), None)
+        if socket is None:
+            return  # not yet registered, or gone already
+        task = asyncio.get_running_loop().create_task(self._close_slow_consumer(socket, backlog))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close_slow_consumer(self, socket: async_socket.AsyncSocket, backlog: Backlog) -> None:
+        event(log_transport, "slow_consumer", logging.WARNING, eio_sid=socket.sid, pending=backlog.pending,
+              limit=backlog.limit, transport="websocket" if socket.upgraded else "polling")
+        await socket.close(wait=False, abort=True, reason=self.reason.TRANSPORT_ERROR)
+        socket.queue.discard_all()
+        backlog.abort_transport()
+
+
+_ws_call = asgi.WebSocket.__call__
+
+
+async def _accounted_ws_call(self: asgi.WebSocket, environ: dict[str, Any]) -> Any:
+    """``WebSocket.__call__``: the connection's backlog also counts its transport's write buffer.
+
+    uvicorn hands the app its protocol's bound ``send``; through it, the asyncio
+    transport. Under another server without one, only the send queue counts
+    (the writer pauses at the transport's high-water mark either way).
+    """
+    backlog = backlog_of(getattr(self.handler, "__self__", None))
+    transport = getattr(getattr(environ.get("asgi.send"), "__self__", None), "transport", None)
+    if backlog is not None and hasattr(transport, "get_write_buffer_size") and hasattr(transport, "abort"):
+        backlog.attach_transport(transport.get_write_buffer_size, transport.abort)
+    return await _ws_call(self, environ)
+
+
 def apply() -> None:
     """Set the limits (idempotent)."""
     payload.Payload.max_decode_packets = max(payload.Payload.max_decode_packets, MAX_POST_PACKETS)
@@ -207,6 +310,8 @@ def apply() -> None:
         async_socket.AsyncSocket.handle_post_request = _lenient_post  # type: ignore[method-assign]
     if asgi.WebSocket.wait is not _readable_ws_wait:
         asgi.WebSocket.wait = _readable_ws_wait  # type: ignore[method-assign]
+    if asgi.WebSocket.__call__ is not _accounted_ws_call:
+        asgi.WebSocket.__call__ = _accounted_ws_call  # type: ignore[method-assign]
 
 
 apply()

@@ -83,6 +83,8 @@ class SocketServer(socketio.AsyncServer):
        awaited, so a header without them cannot swallow the packets after it.
        Other packets it cannot read cost one log line (no traceback) and are dropped.
     4. A long-polling client that closes gets its pending GET answered at once.
+    5. Its Engine.IO server (``engine.EngineServer``) closes a connection that has
+       more than ``server.max_pending_output`` bytes pending (a client that stopped reading).
 
     They override python-socketio internals, so the version is pinned below 6 and
     tests/test_security_transport.py, tests/test_protocol_errors.py and
@@ -93,6 +95,9 @@ class SocketServer(socketio.AsyncServer):
         super().__init__(*args, **kwargs)
         self.client_events: dict[str, ClientHandler] = {}
         self._refuser: Refuser | None = None
+
+    def _engineio_server_class(self) -> type[engine.EngineServer]:
+        return engine.EngineServer  # caps what each connection may have pending
 
     def on(self, event: str, handler: Any = None, namespace: str | None = None) -> Any:
         """Register a lifecycle handler (``connect``, ``disconnect``); client events use ``client_event``."""
@@ -288,6 +293,7 @@ class ChatServer:
         # even when a plugin awaits I/O, and the hot path creates no tasks.
         # Every handler is bounded by handler_timeout, well under ping_timeout.
         self.sio.eio.async_handlers = False
+        self.sio.eio.max_pending_output = settings.max_pending_output  # a client that stops reading is closed
         self.delivery = Delivery(self.sio)
         self.joins = Joins(self)
         self.dispatcher = Dispatcher(self)
