@@ -12,7 +12,7 @@ WEB_BUNDLE  := roomchat/web/static/index.html
 WEB_SOURCES := web/package.json web/package-lock.json web/index.html web/vite.config.ts web/tsconfig.json \
                $(wildcard web/src/*) $(wildcard web/public/*)
 
-.PHONY: run test install install-test check bench clean web-client
+.PHONY: run test install install-test check bench clean web-client screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ check: install
 
 test: install-test web-client
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# docs/images/*.png, taken in headless Chromium through a class on the default config (docs/web-client.md).
+screenshots: install-test web-client
+	$(BIN)/python tests/browser/screenshots.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -179,7 +179,7 @@ function renderQuizStatus(m: RenderMessage, ctx: RenderContext) {
   const by = num(v.by);
   const byWhom = by ? ` (${ctx.userName(by)})` : "";
   const words: Record<string, string> = {
-    started: `Quiz started: ${title}, ${num(v.questions) ?? "?"} questions${byWhom}. First question in ${num(v.first_in) ?? 0} seconds.`,
+    started: `Quiz started: ${title}, ${num(v.questions) ?? "?"} questions${byWhom}.${(num(v.first_in) ?? 0) > 0 ? ` First question in ${num(v.first_in)} seconds.` : ""}`,
     paused: `The quiz is paused${byWhom}.`,
     resumed: `The quiz goes on${byWhom}.`,
     skipped: `Question skipped${byWhom}.`,

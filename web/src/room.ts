@@ -34,6 +34,8 @@ export class Conversation {
   readonly typingLine: HTMLElement;
   readonly typing = new Map<number, number>();
   unread = 0;
+  /** Whether new messages scroll into view: true until the reader scrolls up to read older ones. */
+  stick = true;
 
   constructor(readonly key: string, readonly peer: number | null, public title: string, select: (key: string) => void) {
     const id = `conv-${key.replace(/[^a-z0-9]/gi, "-")}`;
@@ -43,6 +45,9 @@ export class Conversation {
       title,
     );
     this.log = h("ol", { class: "log", attrs: { role: "log", "aria-live": "polite", "aria-label": peer === null ? "Messages to everyone" : `Private messages with ${title}` } });
+    this.log.addEventListener("scroll", () => {
+      this.stick = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;
+    });
     this.typingLine = h("p", { class: "typing", attrs: { "aria-live": "polite" } });
     this.panel = h("section", { class: "conversation", attrs: { role: "tabpanel", id, "aria-labelledby": `${id}-tab`, hidden: true } }, this.log, this.typingLine);
   }
@@ -168,7 +173,6 @@ export class RoomView implements PanelHost {
 
   userName(id: number): string {
     if (id === ROOM_ID) return "the room";
-    if (id === this.me?.ID) return `${this.me.name} (you)`;
     return this.known.get(id)?.name ?? `user ${id}`;
   }
 
@@ -360,9 +364,8 @@ export class RoomView implements PanelHost {
 
   private appendRow(conversation: Conversation, row: HTMLLIElement): void {
     const log = conversation.log;
-    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     log.append(row);
-    if (atBottom || row.classList.contains("mine")) log.scrollTop = log.scrollHeight;
+    if (conversation.stick || row.classList.contains("mine")) log.scrollTop = log.scrollHeight;
   }
 
   /** A line from this page itself (not from the server): refusals, joins and leaves. */
