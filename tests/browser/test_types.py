@@ -1,0 +1,70 @@
+"""Built-in media types as themselves, and the client's side of PROTOCOL.md's history.
+
+Today's server sends no ``history`` event; a test plugin sends one (and a live duplicate of a
+message in it) so the client's handling is tested now: history shown first, once per id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from browserkit import config, join, log, message
+from playwright.sync_api import expect
+
+from roomchat import ROOM_ID, hookimpl
+from roomchat.delivery import user_channel
+from roomchat.testing import ChatClient, RoomchatThread
+
+PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+       "YPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+OLD = {"from": ROOM_ID, "message": {"type": "text", "value": "said before you came"}, "id": "h-1", "time": 1_700_000_000_000}
+
+
+class History:
+    """Stands in for the server's history (not built yet): a `history` event, then a live copy of its message."""
+
+    @hookimpl
+    async def roomchat_user_joined(self, server: Any, room: str, user: Any) -> None:
+        if user.name != "Reader":
+            return
+        to = user_channel(room, user.id)
+        await server.sio.emit("history", {"msg": "Message history", "data": {"messages": [OLD], "complete": True}}, to=to)
+        await server.sio.emit("message", {"msg": "New message", "data": OLD}, to=to)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RoomchatThread]:
+    with RoomchatThread(config(), plugins={"history": History()}) as running:
+        yield running
+
+
+def test_images_videos_files_and_unknown_types(server: RoomchatThread, new_page: Any) -> None:
+    page = join(new_page(), server.url, "media", name="Viewer")
+    with ChatClient(server.url, room="media", name="Sender") as sender:
+        assert sender.broadcast("image", {"url": PNG, "alt": "a red dot"})["msg"] == "Message sent"
+        assert sender.broadcast("video", {"url": f"{server.url}/web/clip.mp4", "alt": "a clip"})["msg"] == "Message sent"
+        assert sender.broadcast("file", {"name": "notes.pdf", "size": 2_500_000, "mime": "application/pdf",
+                                         "url": "https://example.org/notes.pdf"})["msg"] == "Message sent"
+        assert sender.broadcast("x-score", {"home": 2, "away": 1})["msg"] == "Message sent"
+        potato = sender.broadcast("potato", {"variety": "King Edward", "weight_grams": 180})["data"]["message"]["value"]
+    expect(log(page).get_by_role("img", name="a red dot")).to_have_attribute("src", PNG)
+    expect(log(page).locator("video")).to_have_attribute("src", f"{server.url}/web/clip.mp4")
+    expect(log(page).locator("video")).to_have_attribute("controls", "")
+    link = log(page).get_by_role("link", name="notes.pdf")
+    expect(link).to_have_attribute("href", "https://example.org/notes.pdf")
+    expect(message(page, "notes.pdf")).to_contain_text("(application/pdf, 2.5 MB)")
+    expect(message(page, "x-score").locator("pre")).to_have_text('{\n  "home": 2,\n  "away": 1\n}')
+    fries = f" — {potato['fries']} fries" if "fries" in potato else ""
+    expect(message(page, "King Edward").locator(".body")).to_have_text(f"🥔 King Edward, 180 g{fries}")
+
+
+def test_history_is_shown_first_and_once(server: RoomchatThread, new_page: Any) -> None:
+    page = join(new_page(), server.url, "history-room", name="Reader")
+    expect(message(page, "said before you came")).to_have_count(1)
+    expect(log(page).locator("li.msg").first).to_contain_text("said before you came")
+    with ChatClient(server.url, room="history-room", name="Later") as later:
+        later.broadcast("text", "live now")
+    expect(message(page, "live now")).to_be_visible()
+    expect(message(page, "said before you came")).to_have_count(1)
