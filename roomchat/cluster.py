@@ -232,7 +232,11 @@ class ClusterNode:
         added = removed = 0
         for sid, (room, user) in live.items():
             if sid not in actual and sid not in self.presence.joining_sids:
-                await self.presence.write_join(room, user, sid, want_snapshot=False)
+                first, _, _ = await self.presence.write_join(room, user, sid, want_snapshot=False)
+                if first < 0:  # while Redis was away its ID went to someone else: it must not get their messages
+                    event(log, "identity_clash", logging.WARNING, room=room, user=user.id, sid=sid)
+                    self.server.sio.start_background_task(self.server.sio.disconnect, sid)
+                    continue
                 added += 1
         for sid in actual - live.keys() - self.presence.joining_sids:
             raw = await self.link.client.hget(conns_key, sid)

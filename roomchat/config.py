@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -25,11 +26,27 @@ from pydantic import (
 
 from . import backlog
 from .errors import ConfigError
+from .names import CONTROL, MAX_NAME, normalise
 from .users import Role
 from .yamlfile import read_yaml
 
 ALL_ROLES = (Role.ADMIN, Role.TEACHER, Role.STUDENT)
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+MAX_GUEST_ID_START = 10**15  # plus the microseconds since 1970, guest IDs stay below 2**53 until past 2200
+
+
+def _display_name(name: str) -> str:
+    """A configured user's or bot's name in the normal form every name takes (roomchat.names)."""
+    if CONTROL.search(name):
+        raise ValueError(f"a name may not contain control characters (got {name!r})")
+    shown = normalise(name)
+    if not shown:
+        raise ValueError(f"a name needs a visible character (got {name!r})")
+    if len(shown) > MAX_NAME:
+        raise ValueError(f"a name is at most {MAX_NAME} characters (got {len(shown)})")
+    return shown
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_display_name)]
 RoomName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Admission = Literal["users", "jwt", "guests"]
 
@@ -104,11 +121,21 @@ class UserConfig(Strict):
 
 
 class AuthConfig(Strict):
-    """How credentials are checked."""
+    """How credentials are checked, and where the IDs of guests begin."""
 
     jwt_secret_env: str = "ROOMCHAT_JWT_SECRET"
     jwt_issuer: str = "roomchat"
-    guest_id_start: PositiveInt = 1_000_000
+    guest_id_start: PositiveInt = Field(
+        1_000_000, description="configured and JWT user IDs are below it; a guest's is it plus the clock in µs")
+
+    @field_validator("guest_id_start")
+    @classmethod
+    def _guest_ids_stay_exact(cls, start: int) -> int:
+        if start > MAX_GUEST_ID_START:
+            raise ValueError(
+                f"must be at most {MAX_GUEST_ID_START} (10**15): a guest's ID is this plus the microseconds "
+                f"since 1970, and IDs must stay below 2**53 to be exact in JavaScript (got {start})")
+        return start
 
 
 class ServerConfig(Strict):
@@ -210,30 +237,29 @@ class Config(Strict):
     bots: list[BotConfig] = Field(default_factory=list)
     cluster: ClusterConfig | None = None
 
-    @field_validator("users")
-    @classmethod
-    def _unique_users(cls, users: list[UserConfig]) -> list[UserConfig]:
-        seen: set[int] = set()
-        for user in users:
-            if user.id in seen:
-                raise ValueError(f"user ID {user.id} is listed twice; IDs must be unique")
-            seen.add(user.id)
-        return users
 
-    @model_validator(mode="after")
-    def _ids_below_guest_range(self) -> Config:
-        start = self.auth.guest_id_start
-        for who in [*self.users, *self.bots]:
+def id_problems(config: Config) -> list[str]:
+    """Every configured ID that is not unambiguous, as ``key.path: what is wrong`` lines.
+
+    Users and bots share one space of IDs (each ID names one of them), below
+    ``auth.guest_id_start``, where the guests' begin. JWT subjects are checked
+    against the same when a token is used (roomchat/identity.py).
+    """
+    problems: list[str] = []
+    start = config.auth.guest_id_start
+    owners: dict[int, str] = {}
+    for kind, people in (("users", config.users), ("bots", config.bots)):
+        for index, who in enumerate(people):
+            path = f"{kind}.{index}.ID"
             if who.id >= start:
-                raise ValueError(
-                    f"ID {who.id} ({who.name}) is in the guest range; "
-                    f"configured IDs must be below auth.guest_id_start ({start})"
-                )
-        bot_ids = {b.id for b in self.bots}
-        clash = bot_ids & {u.id for u in self.users}
-        if clash:
-            raise ValueError(f"bot IDs {sorted(clash)} are also user IDs; IDs must be unique")
-        return self
+                problems.append(f"{path}: ID {who.id} ({who.name}) is in the guest range; configured IDs must be "
+                                f"below auth.guest_id_start ({start})")
+            elif who.id in owners:
+                problems.append(f"{path}: ID {who.id} ({who.name}) is listed twice: {owners[who.id]} has it; "
+                                "every user and bot needs an ID of its own")
+            else:
+                owners[who.id] = f"{path} ({who.name})"
+    return problems
 
 
 def describe_error(error: Any, prefix: str = "", noun: str = "key") -> str:
@@ -253,9 +279,13 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
     if data is None:
         data = {}
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(source, [describe_error(e) for e in exc.errors()]) from None
+    problems = id_problems(config)
+    if problems:
+        raise ConfigError(source, problems)
+    return config
 
 
 def load_config(path: str | Path) -> Config:

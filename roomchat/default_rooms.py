@@ -2,6 +2,15 @@
 
 It runs last, so a plugin can serve rooms from elsewhere (a database, say)
 and fall back to the file for the rest.
+
+A room created on first join (``server.create_rooms``) may not look like a
+configured one: ``Classroom`` or ``сlassroom`` (a Cyrillic с) next to
+``classroom`` would split a class between two rooms, one of them anybody's.
+Such names (compared by ``roomchat.names.lookalike_key``: case, confusable
+letters, compatibility forms, invisible characters and white space do not
+count) are refused with ``room_not_found``: to the client that room does not
+exist and will not be created, and the sentence names the room it probably
+meant.
 """
 
 from __future__ import annotations
@@ -11,9 +20,12 @@ from typing import TYPE_CHECKING
 from .config import RoomConfig
 from .errors import Refusal
 from .hookspecs import hookimpl
+from .names import lookalike_key
 
 if TYPE_CHECKING:
     from .server import ChatServer
+
+MAX_ROOM_NAME = 128
 
 
 @hookimpl(trylast=True)
@@ -24,7 +36,17 @@ def roomchat_resolve_room(server: ChatServer, name: str) -> RoomConfig:
     if room is not None:
         return room
     if config.server.create_rooms:
-        if len(name) > 128:
-            raise Refusal("room_not_found", "Room names are at most 128 characters")
+        check_new_room_name(name, config.rooms)
         return config.server.new_room
     raise Refusal("room_not_found", f"There is no room called {name!r}")
+
+
+def check_new_room_name(name: str, configured: dict[str, RoomConfig]) -> None:
+    """Refuse (``room_not_found``) a name for a new room that is too long or looks like a configured room's."""
+    if len(name) > MAX_ROOM_NAME:
+        raise Refusal("room_not_found", f"Room names are at most {MAX_ROOM_NAME} characters")
+    key = lookalike_key(name)
+    for existing in configured:
+        if lookalike_key(existing) == key:
+            raise Refusal("room_not_found", f"There is no room called {name!r}, and it is not created: it looks "
+                                            f"like room {existing!r} (did you mean {existing!r}?)")

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from .errors import Refusal
+from .names import CONTROL, MAX_NAME, normalise
 from .users import User
 
 # server -> client
@@ -24,8 +25,7 @@ ERROR_RESPONSE = "error-response"
 DIRECT = "message"
 BROADCAST = "broadcast-message"
 
-MAX_NAME = 64
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+MAX_SENT_NAME = 1024  # a longer name cannot be 64 characters once normalised: refused before any work
 _DIGITS = re.compile(r"[0-9]{1,30}")
 
 
@@ -107,14 +107,21 @@ def parse_join(auth: Any, query_string: str) -> JoinRequest:
 
 
 def _checked_name(name: str | None) -> str | None:
-    if name is None:
-        return None
-    name = name.strip()
-    if not name:
-        return None
-    if len(name) > MAX_NAME or _CONTROL.search(name):
-        raise Refusal("invalid_name", "A name is 1 to 64 characters with no control characters")
-    return name
+    """A guest's name in its normal form (roomchat.names), None for none, or ``invalid_name``."""
+    if name is None or not name.strip():
+        return None  # an empty name is a missing one: the server names the guest
+    if len(name) > MAX_SENT_NAME:
+        raise Refusal("invalid_name", f"A name is at most {MAX_NAME} characters")
+    name = name.strip()  # surrounding white space goes first: a trailing newline is no control character inside
+    if CONTROL.search(name):
+        raise Refusal("invalid_name", "A name may not contain control characters (line breaks, tabs, NUL, ...)")
+    shown = normalise(name)
+    if not shown:
+        raise Refusal("invalid_name", "A name needs a visible character (invisible and direction-control "
+                                      "characters are removed)")
+    if len(shown) > MAX_NAME:
+        raise Refusal("invalid_name", f"A name is at most {MAX_NAME} characters")
+    return shown
 
 
 def parse_message(raw: Any) -> Message:

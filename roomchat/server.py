@@ -26,7 +26,7 @@ from .config import Config, RoomConfig
 from .delivery import Delivery, FanoutManager
 from .dispatch import Dispatcher
 from .errors import Refusal
-from .identity import Authenticator, check_auth_config
+from .identity import Authenticator, check_auth_config, check_one_identity
 from .joining import Joins
 from .logs import event
 from .moderation import check_banned
@@ -318,8 +318,9 @@ class ChatServer:
         return room
 
     async def check_admission(self, room: str, user: User) -> None:
-        """Refuse a user the room has banned (``banned``; see roomchat/moderation.py)."""
+        """Refuse a user the room has banned (``banned``; roomchat/moderation.py), or whose ID it has as another's."""
         await check_banned(self, room, user)
+        await check_one_identity(self.state.presence, room, user)
 
     async def listening(self, url: str) -> None:
         """The server accepts connections at ``url`` (a loopback URL): start the configured bots."""

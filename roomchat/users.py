@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from .errors import Refusal
+
 
 class Role(str, Enum):
     """A user's role. It always comes from a credential, never from the client."""
@@ -44,3 +46,19 @@ class User:
     def from_wire(cls, data: dict[str, Any], bot: bool = False) -> User:
         """Read a user back from a payload (``as_wire``'s inverse)."""
         return cls(id=int(data["ID"]), role=Role(data["role"]), name=str(data["name"]), bot=bot)
+
+
+class IdentityClash(Refusal):
+    """A second identity under one user ID: refused, so an ID is never shown with (or sent) another's identity.
+
+    Presence raises it when a connection joins under an ID that the room
+    holds already as a different user (another name, role or kind); the
+    join is refused with ``unauthorized``.
+    """
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__(
+            "unauthorized",
+            f"User ID {user_id} is in this room already with another name or role; close your other "
+            "connections to this room, or ask for a credential of your own",
+        )

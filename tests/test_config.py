@@ -90,10 +90,33 @@ BAD: dict[str, tuple[str, list[str]]] = {
     "duplicate-ids": (
         ("users:\n  - {ID: 1, name: A, role: TEACHER, token: tok-aaaaaaaa}\n"
         "  - {ID: 1, name: B, role: STUDENT, token: tok-bbbbbbbb}\n"),
-        ["users", "listed twice"]),
+        ["users.1.ID", "listed twice", "users.0.ID"]),
     "id-in-guest-range": (
         "auth: {guest_id_start: 100}\nusers:\n  - {ID: 100, name: A, role: TEACHER, token: tok-aaaaaaaa}\n",
-        ["guest range", "guest_id_start"]),
+        ["users.0.ID", "guest range", "guest_id_start"]),
+    "bot-id-twice": (
+        ("bots:\n  - {kind: echo, ID: 900, name: One, rooms: [r]}\n"
+         "  - {kind: echo, ID: 900, name: Two, rooms: [r]}\n"),
+        ["bots.1.ID", "listed twice", "bots.0.ID"]),
+    "bot-has-a-users-id": (
+        ("users:\n  - {ID: 7, name: A, role: TEACHER, token: tok-aaaaaaaa}\n"
+         "bots:\n  - {kind: echo, ID: 7, name: Echo, rooms: [r]}\n"),
+        ["bots.0.ID", "listed twice", "users.0.ID"]),
+    "bot-in-guest-range": (
+        "auth: {guest_id_start: 100}\nbots:\n  - {kind: echo, ID: 100, name: Echo, rooms: [r]}\n",
+        ["bots.0.ID", "guest range", "guest_id_start"]),
+    "guest-ids-past-javascript": (
+        "auth: {guest_id_start: 9000000000000000}\n",
+        ["auth.guest_id_start", "2**53", "JavaScript"]),
+    "name-with-a-control-character": (
+        'users:\n  - {ID: 1, name: "Tess\\nAdmin", role: TEACHER, token: tok-aaaaaaaa}\n',
+        ["users.0.name", "control characters"]),
+    "name-of-invisible-characters": (
+        'bots:\n  - {kind: echo, ID: 900, name: "\\u200b\\u202e", rooms: [r]}\n',
+        ["bots.0.name", "visible character"]),
+    "name-too-long": (
+        "users:\n  - {ID: 1, name: " + "x" * 65 + ", role: TEACHER, token: tok-aaaaaaaa}\n",
+        ["users.0.name", "at most 64"]),
     "zero-id": (
         "users:\n  - {ID: 0, name: Room, role: ADMIN, token: tok-aaaaaaaa}\n",
         ["users.0.ID", "greater than 0"]),

@@ -123,8 +123,8 @@ def test_two_guests_may_share_a_name(join: Joiner, room: str) -> None:
 def test_a_guest_without_a_name_gets_one(join: Joiner, room: str, given: str | None) -> None:
     auth = {"room": room} if given is None else {"room": room, "name": given}
     guest = join(auth=auth)
-    assert re.fullmatch(r"Guest [0-9]+", guest.me["name"])
-    assert guest.me["name"] == f"Guest {guest.id - GUEST_ID_START + 1}"
+    number = re.fullmatch(r"Guest ([0-9]+)", guest.me["name"])
+    assert number is not None and 0 < int(number[1]) < guest.id - GUEST_ID_START  # a count, not the ID
     assert guest.me["role"] == "STUDENT"
 
 
@@ -172,6 +172,29 @@ def test_room_not_found(closed_server: RoomchatProcess, transport: str) -> None:
 
 def test_a_room_name_longer_than_rooms_may_be_is_not_found(join: Joiner) -> None:
     assert_refused(join.refused("r" * 129, name="Ann"), "room_not_found")
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param("Staff", id="case"),
+    pytest.param("STAFF", id="upper"),
+    pytest.param("\u0455taff", id="cyrillic-dze"),
+    pytest.param("st\u0430ff", id="cyrillic-a"),
+    pytest.param("\uff53\uff54\uff41\uff46\uff46", id="fullwidth"),
+    pytest.param(" staff ", id="spaces"),
+    pytest.param("staff\u200b", id="zero-width"),
+    pytest.param("\u202estaff", id="rtl-override"),
+])
+def test_a_new_room_may_not_look_like_a_configured_one(join: Joiner, name: str) -> None:
+    """``staff`` is configured: a lookalike is not created beside it (it would be anybody's)."""
+    refusal = join.refused(name, name="Ann")
+    assert_refused(refusal, "room_not_found")
+    assert "looks like room 'staff'" in refusal.message
+    assert join("staff", token=token_of(TESS)).users == [wire_user(TESS)]  # the real one, untouched
+
+
+def test_new_rooms_that_look_like_no_configured_room_are_created(join: Joiner, room: str) -> None:
+    for name in (f"{room}-Maths", f"{room}-\u0444\u0438\u0437\u0438\u043a\u0430", f"{room}-staff-room"):
+        assert join(name, name="Ann").users[-1]["name"] == "Ann"
 
 
 @pytest.mark.parametrize("token", ["not-a-token", "x" * 300, "a.b.c", "Bearer tok-teacher-tess", " tok-teacher-tess"])

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from roomchat.state.base import GuestIds, KeyValueStore, Presence, RateLimiter, StateBackend
+from roomchat.state.base import GuestIds, KeyValueStore, Presence, RateLimiter, StateBackend, wall_clock_us
 from roomchat.state.memory import (
     MemoryGuestIds,
     MemoryKeyValue,
@@ -20,7 +20,7 @@ from roomchat.state.memory import (
     MemoryRateLimiter,
     memory_backend,
 )
-from roomchat.users import Role, User
+from roomchat.users import IdentityClash, Role, User
 
 T = TypeVar("T")
 ANN = User(1000, Role.STUDENT, "Ann")
@@ -53,7 +53,9 @@ def test_the_backend_implements_the_interfaces() -> None:
     assert isinstance(backend, StateBackend)
     assert isinstance(backend.presence, Presence) and isinstance(backend.guest_ids, GuestIds)
     assert isinstance(backend.rate_limiter, RateLimiter) and isinstance(backend.kv, KeyValueStore)
-    assert run(backend.guest_ids.allocate()) == 500
+    before = wall_clock_us()
+    guest = run(backend.guest_ids.allocate())
+    assert guest.number == 1 and guest.id >= 500 + before  # guest IDs follow the wall clock
 
 
 def test_members_in_order_of_joining() -> None:
@@ -139,14 +141,65 @@ def test_the_user_list_is_a_copy() -> None:
 # -- guest IDs -------------------------------------------------------------------------------
 
 
-def test_guest_ids_count_up_and_never_repeat() -> None:
-    ids = MemoryGuestIds(1_000_000)
+class MicroClock:
+    """A wall clock in microseconds that the test moves by hand."""
 
-    async def scenario() -> list[int]:
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def test_guest_ids_count_up_and_never_repeat() -> None:
+    clock = MicroClock(5_000)
+    ids = MemoryGuestIds(1_000_000, now_us=clock)
+
+    async def scenario() -> list[Any]:
         return list(await asyncio.gather(*(ids.allocate() for _ in range(100))))
 
     got = run(scenario())
-    assert sorted(got) == list(range(1_000_000, 1_000_100))
+    # Faster than the clock: one more than the last. Names count from 1.
+    assert sorted(g.id for g in got) == list(range(1_005_000, 1_005_100))
+    assert sorted(g.number for g in got) == list(range(1, 101))
+
+
+def test_guest_ids_follow_the_clock_and_never_go_back() -> None:
+    clock = MicroClock(5_000)
+    ids = MemoryGuestIds(1_000_000, now_us=clock)
+    assert run(ids.allocate()).id == 1_005_000
+    clock.now = 9_000_000
+    assert run(ids.allocate()).id == 10_000_000  # the clock moved on: so do the IDs
+    clock.now = 10  # the wall clock was set back: IDs still never repeat within a process
+    assert run(ids.allocate()).id == 10_000_001
+
+
+def test_a_restarted_process_starts_above_every_earlier_guest_id() -> None:
+    clock = MicroClock(5_000)
+    before = MemoryGuestIds(1_000_000, now_us=clock)
+    earlier = [run(before.allocate()).id for _ in range(50)]  # 50 guests in the same microsecond
+    clock.now += 51  # a restart takes longer than this; the new process has no memory of the old one
+    after = MemoryGuestIds(1_000_000, now_us=clock)
+    assert run(after.allocate()).id > max(earlier)
+
+
+def test_one_id_is_one_identity_in_a_room() -> None:
+    presence = MemoryPresence()
+    impostor = User(TESS.id, Role.STUDENT, "Tess")  # the same ID as another user: another role
+    renamed = User(TESS.id, Role.TEACHER, "Mallory")
+
+    async def scenario() -> None:
+        await presence.join("r", TESS, "s1")
+        for other in (impostor, renamed, User(TESS.id, Role.TEACHER, "Tess", bot=True)):
+            with pytest.raises(IdentityClash) as clash:
+                await presence.join("r", other, "s2")
+            assert clash.value.code == "unauthorized"
+        assert await presence.members("r") == [TESS] and await presence.sids("r", TESS.id) == ["s1"]
+        assert (await presence.join("r", TESS, "s3")).first is False  # the same user: a second connection
+        assert await presence.sids("r", TESS.id) == ["s1", "s3"]
+        await presence.join("elsewhere", impostor, "s4")  # another room holds nobody with that ID
+
+    run(scenario())
 
 
 # -- rate limiter -------------------------------------------------------------------------------

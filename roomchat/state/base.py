@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,11 @@ class Presence(ABC):
 
     @abstractmethod
     async def join(self, room: str, user: User, sid: str) -> Joined:
-        """Add one connection of ``user``; the member list is in order of joining."""
+        """Add one connection of ``user``; the member list is in order of joining.
+
+        A user ID the room holds already as a different User (another name,
+        role or kind) raises ``IdentityClash``: one ID, one identity.
+        """
 
     @abstractmethod
     async def leave(self, room: str, user: User, sid: str) -> bool:
@@ -50,12 +55,37 @@ class Presence(ABC):
         """The user's connections in the room (on every server)."""
 
 
+@dataclass(frozen=True, slots=True)
+class NewGuest:
+    """A guest ID just handed out, and the guest's number for the default name ``Guest <number>``."""
+
+    id: int
+    number: int
+
+
+def wall_clock_us() -> int:
+    """Microseconds since 1970 (the wall clock: comparable across processes and restarts)."""
+    return time.time_ns() // 1000
+
+
+def guest_id_floor(start: int, now_us: int | None = None) -> int:
+    """The lowest guest ID to hand out now: ``start`` plus the microseconds since 1970.
+
+    Guest IDs follow the clock, so a process started later hands out IDs above
+    every ID an earlier one could have (it would have had to admit more than a
+    guest per microsecond to get ahead of the clock), without storing anything.
+    With ``auth.guest_id_start`` at most 10**15 they stay below 2**53, exact in
+    JavaScript, until past the year 2200.
+    """
+    return start + (wall_clock_us() if now_us is None else now_us)
+
+
 class GuestIds(ABC):
-    """Allocates guest IDs that never repeat and never collide with configured ones."""
+    """Allocates guest IDs that never repeat, across restarts too, and never collide with configured ones."""
 
     @abstractmethod
-    async def allocate(self) -> int:
-        """A fresh guest ID."""
+    async def allocate(self) -> NewGuest:
+        """A fresh guest ID (at least ``guest_id_floor``, above every ID handed out before), and its number."""
 
 
 class RateLimiter(ABC):

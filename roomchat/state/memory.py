@@ -8,18 +8,21 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..users import User
+from ..users import IdentityClash, User
 from .base import (
     GuestIds,
     Joined,
     KeyValueStore,
     Leases,
     ModerationStore,
+    NewGuest,
     Presence,
     RateLimiter,
     Sanction,
     SanctionKind,
     StateBackend,
+    guest_id_floor,
+    wall_clock_us,
 )
 
 
@@ -34,6 +37,8 @@ class MemoryPresence(Presence):
         entry = members.get(user.id)
         if entry is None:
             members[user.id] = (user, {sid})
+        elif entry[0] != user:
+            raise IdentityClash(user.id)  # never merged into another's entry: it would get their messages
         else:
             entry[1].add(sid)
         return Joined(first=entry is None, members=[u for u, _ in members.values()])
@@ -67,13 +72,17 @@ class MemoryPresence(Presence):
 
 
 class MemoryGuestIds(GuestIds):
-    """Counts up from the first guest ID."""
+    """Guest IDs that follow the wall clock (``guest_id_floor``), so they do not repeat after a restart either."""
 
-    def __init__(self, start: int) -> None:
-        self._next = itertools.count(start)
+    def __init__(self, start: int, now_us: Callable[[], int] = wall_clock_us) -> None:
+        self._start = start
+        self._now_us = now_us
+        self._last = 0
+        self._numbers = itertools.count(1)
 
-    async def allocate(self) -> int:
-        return next(self._next)
+    async def allocate(self) -> NewGuest:
+        self._last = max(self._last + 1, guest_id_floor(self._start, self._now_us()))
+        return NewGuest(self._last, next(self._numbers))
 
 
 class MemoryRateLimiter(RateLimiter):

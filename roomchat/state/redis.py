@@ -14,7 +14,8 @@ docs/scaling.md tells the whole story; in short:
   every server announces every change once, in the same order, and a joining
   connection's ``initial-response`` is the roster at the point the server has
   read up to its own join.
-- Guest IDs come from INCR, rate limits from a token bucket in a Lua script
+- Guest IDs come from a script that keeps them above the last one and
+  above the clock (``guest_id_floor``), rate limits from a token bucket in a Lua script
   (Redis' clock), plugin key-values from plain Redis keys and hashes (JSON).
 - Bot leases are SET NX PX keys, renewed by their holder.
 
@@ -45,18 +46,20 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ..config import ClusterConfig
 from ..errors import Refusal
 from ..logs import event
-from ..users import User
+from ..users import IdentityClash, User
 from .base import (
     GuestIds,
     Joined,
     KeyValueStore,
     Leases,
     ModerationStore,
+    NewGuest,
     Presence,
     RateLimiter,
     Sanction,
     SanctionKind,
     StateBackend,
+    guest_id_floor,
 )
 
 log = logging.getLogger("roomchat.cluster")
@@ -104,7 +107,12 @@ JOIN = """
 --       4 this server's conns (hash sid->[room, uid]), 5 events stream, 6 order counter, 7 guest ID counter
 -- ARGV: 1 uid, 2 user json, 3 sid, 4 server id, 5 room, 6 stream maxlen, 7 want snapshot, 8 room key base,
 --       9 first guest ID
+-- Returns {1 if this is the user's first connection in the room (0 if not; -1, and nothing written, if the
+-- room holds this ID as another user: one ID is never shown as, or sent the messages of, two people),
+--          the stream id of the join, the room's users then if wanted}.
 local uid, sid = ARGV[1], ARGV[3]
+local stored = redis.call('HGET', KEYS[2], uid)
+if stored and stored ~= ARGV[2] then return {-1, '0-0', {}} end
 -- A guest present keeps the guest counter above its ID (it matters when Redis lost the counter:
 -- the servers' resync puts their guests back, and new guests are numbered after them).
 local n = tonumber(uid)
@@ -204,11 +212,15 @@ return {existed, redis.call('GET', KEYS[3])}
 """
 
 GUEST_ID = """
--- KEYS: 1 counter   ARGV: 1 the lowest ID to hand out
-local v = redis.call('INCR', KEYS[1])
-local floor = tonumber(ARGV[1])
-if v < floor then redis.call('SET', KEYS[1], floor); v = floor end
-return v
+-- KEYS: 1 the highest guest ID handed out, 2 how many guests were numbered (for 'Guest N')
+-- ARGV: 1 the lowest ID to hand out (the caller's clock and the highest it handed out), 2 the first guest ID
+-- An ID is above the last one and at least ARGV[2] plus Redis' clock in microseconds, so IDs handed out
+-- after Redis lost its data still start above every earlier one. Lua numbers are doubles: exact below 2^53.
+local t = redis.call('TIME')
+local clock = tonumber(ARGV[2]) + tonumber(t[1]) * 1000000 + tonumber(t[2])
+local v = math.max(tonumber(redis.call('GET', KEYS[1]) or '0') + 1, tonumber(ARGV[1]), clock)
+redis.call('SET', KEYS[1], string.format('%d', v))
+return {v, redis.call('INCR', KEYS[2])}
 """
 
 TOKEN_BUCKET = """
@@ -390,6 +402,8 @@ class RedisPresence(Presence):
         roster = self.rosters.setdefault(room, Roster())
         try:
             first, seq, snapshot = await self.write_join(room, user, sid)
+            if first < 0:
+                raise IdentityClash(user.id)
             self.local.setdefault(room, {})[sid] = Local(user, seq)
             if not roster.seeded:
                 self._seed(roster, seq, snapshot)
@@ -403,7 +417,8 @@ class RedisPresence(Presence):
 
     async def write_join(self, room: str, user: User, sid: str, want_snapshot: bool = True
                          ) -> tuple[int, StreamId, dict[int, tuple[User, set[str]]]]:
-        """Add a connection in Redis: (first of its user?, its stream position, the room then if wanted)."""
+        """Add a connection in Redis: (first of its user? -1: refused, its ID is another user's; its stream
+        position; the room then if wanted)."""
         base = self.link.room_key(room)
         keys = [f"{base}:order", f"{base}:users", f"{base}:conns:{user.id}",
                 self.link.key("server", self.server_id, "conns"), self.link.key("events"), f"{base}:n",
@@ -558,18 +573,19 @@ def _rows(rows: list[Any]) -> dict[int, tuple[User, set[str]]]:
 
 
 class RedisGuestIds(GuestIds):
-    """INCR on one counter shared by every server."""
+    """One script shared by every server: above the last ID, and above the clock (``guest_id_floor``)."""
 
     def __init__(self, link: RedisLink, start: int) -> None:
         self.link = link
         self.start = start
         self.highest = start - 1  # the highest this server handed out: a floor if Redis lost the counter
 
-    async def allocate(self) -> int:
-        floor = max(self.start, self.highest + 1)
-        value = int(await self.link.call(lambda: self.link.guest_id(keys=[self.link.key("guest_ids")], args=[floor])))
-        self.highest = max(self.highest, value)
-        return value
+    async def allocate(self) -> NewGuest:
+        floor = max(guest_id_floor(self.start), self.highest + 1)
+        keys = [self.link.key("guest_ids"), self.link.key("guest_count")]
+        value, number = await self.link.call(lambda: self.link.guest_id(keys=keys, args=[floor, self.start]))
+        self.highest = max(self.highest, int(value))
+        return NewGuest(int(value), int(number))
 
 
 class RedisRateLimiter(RateLimiter):
