@@ -95,3 +95,22 @@ def test_the_test_client_without_its_packages_says_what_to_install(missing, tran
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("roomchat.requires.MissingPackage: roomchat.testing.ChatClient over ")
     assert f"needs the Python package {package!r}" in last and f"pip install '{package}'" in last
+
+
+def test_an_installed_plugin_that_imports_a_missing_package_is_one_config_line(tmp_path) -> None:
+    """A package's entry point (group roomchat) whose module imports something not installed."""
+    site = tmp_path / "site"
+    (site / "fancy_pkg-0.1.dist-info").mkdir(parents=True)
+    (site / "fancy_pkg-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: fancy-pkg\nVersion: 0.1\n")
+    (site / "fancy_pkg-0.1.dist-info" / "entry_points.txt").write_text("[roomchat]\nfancy = fancy_plugin\n")
+    (site / "fancy_plugin.py").write_text("import no_such_package_xyz\n")
+    path = write_yaml(tmp_path / "roomchat.yaml", {"rooms": {"lobby": {"admit": ["guests"]}}})
+    done = roomchat("check", str(path), env={"PYTHONPATH": str(site)})
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [
+        "plugin fancy (package fancy-pkg 0.1): invalid configuration",
+        ("  - cannot import fancy_plugin: it imports 'no_such_package_xyz', which is not installed (install the "
+        "package that provides 'no_such_package_xyz') (or add 'fancy' to plugins.disable)"),
+    ]
+    write_yaml(path, {"rooms": {"lobby": {"admit": ["guests"]}}, "plugins": {"disable": ["fancy"]}})
+    assert roomchat("check", str(path), env={"PYTHONPATH": str(site)}).returncode == 0, "the remedy it names works"
