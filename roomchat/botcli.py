@@ -176,12 +176,15 @@ def _load_plugins(config: Config | None, args: argparse.Namespace) -> tuple[Plug
         host.load(config.plugins, args.config)
     else:
         host.load(Config().plugins, "roomchat bot run")
+    loaded = {(Path(args.config).parent / s).resolve() for s in config.plugins.load if _is_file(s)} if config else set()
     before = set(host.bots)
     for spec in args.plugins:
-        if spec.endswith(".py") or "/" in spec:
+        if _is_file(spec):
             path = Path(spec).resolve()
             if not path.is_file():
                 raise CommandError(f"--plugin {spec}: no such file ({path})")
+            if path in loaded:
+                continue  # plugins.load names this file too: one plugin, not a name clash
             spec = str(path)
         try:
             module, name = import_plugin(spec, "--plugin")
@@ -189,6 +192,11 @@ def _load_plugins(config: Config | None, args: argparse.Namespace) -> tuple[Plug
         except ConfigError as exc:
             raise CommandError(f"--plugin {spec}: " + "; ".join(exc.problems)) from None
     return host, set(host.bots) - before
+
+
+def _is_file(spec: str) -> bool:
+    """Whether a plugin spec names a file (as import_plugin reads it) rather than a module."""
+    return spec.endswith(".py") or "/" in spec
 
 
 def _kind(args: argparse.Namespace, entry: Entry | None) -> str:

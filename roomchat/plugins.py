@@ -304,9 +304,6 @@ def import_plugin(spec: str, source: str) -> tuple[ModuleType, str]:
         path = (Path(source).parent / spec).resolve()
         name = path.stem
         module_name = f"roomchat_local_plugins.{name}"
-        loaded = sys.modules.get(module_name)
-        if loaded is not None and getattr(loaded, "__file__", None) == str(path):
-            return loaded, name  # the same file named twice (a config and `bot run --plugin`): one plugin
         loader_spec = importlib.util.spec_from_file_location(module_name, path)
         if loader_spec is None or loader_spec.loader is None or not path.is_file():
             raise ConfigError(source, [f"plugins.load: no plugin file at {path}"])

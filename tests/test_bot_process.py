@@ -238,3 +238,14 @@ def test_the_docs_example_names_one_variable_for_the_token() -> None:
     declared = set(re.findall(r"\{env: (\w+)\}", code))
     used = set(re.findall(r"\$(\w+)", code)) | set(re.findall(r"export (\w+)=", code))
     assert declared and used == declared, (declared, used)
+
+
+def test_bot_run_plugin_files_are_relative_to_the_current_folder(tmp_path: Path) -> None:
+    here = tmp_path / "bots"
+    here.mkdir()
+    (here / "parrot.py").write_text(PARROT)
+    config = write_yaml(tmp_path / "roomchat.yaml", {"rooms": {ROOM: {"admit": ["users"]}}})
+    done = roomchat("bot", "run", "nokind", "--config", str(config), "--plugin", "parrot.py", "--token", "t" * 10,
+                    cwd=here)
+    assert done.returncode == 2
+    assert "no bot of kind 'nokind' is installed (installed: echo, greeter, moderator, parrot, quiz)" in done.stderr
