@@ -35,8 +35,9 @@ import base64
 import json
 import logging
 import re
+import urllib.parse
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import engineio
 from engineio import async_socket, exceptions, packet, payload
@@ -176,6 +177,18 @@ async def _readable_ws_wait(self: asgi.WebSocket) -> Any:
         _bad_frame(getattr(getattr(self.handler, "__self__", None), "sid", None), frame, problem)
 
 
+async def _refuse_post(socket: async_socket.AsyncSocket, reason: str) -> NoReturn:
+    """Close the connection of a POST past the limits, then refuse it (python-engineio answers 400).
+
+    Closed here without waiting: python-engineio's own close would wait for the
+    connection's queue to drain, which only a GET does, and a closed connection
+    takes no GET: the POST hung for ever, holding the connection.
+    """
+    event(log, "post_refused", logging.WARNING, eio_sid=socket.sid, reason=reason)
+    await socket.close(wait=False, reason=socket.server.reason.TRANSPORT_ERROR)
+    raise exceptions.ContentTooLongError()
+
+
 async def _lenient_post(self: async_socket.AsyncSocket, environ: dict[str, Any]) -> None:
     """``AsyncSocket.handle_post_request``: an unreadable packet of a POST is dropped alone, with one log line.
 
@@ -184,16 +197,18 @@ async def _lenient_post(self: async_socket.AsyncSocket, environ: dict[str, Any])
     """
     length = int(environ.get("CONTENT_LENGTH", "0"))
     if length > self.server.max_http_buffer_size:
-        raise exceptions.ContentTooLongError()
+        await _refuse_post(self, f"more than {self.server.max_http_buffer_size} bytes")
     raw = await environ["wsgi.input"].read(length)
     try:
         body = raw.decode("utf-8")
     except UnicodeDecodeError:
         _bad_frame(self.sid, raw, "a POST that is not UTF-8")
         return
+    if body.startswith("d="):  # a JSONP POST, as python-engineio reads it
+        body = urllib.parse.parse_qs(body).get("d", [""])[0]
     parts = body.split(RECORD_SEPARATOR) if body else []
     if len(parts) > MAX_POST_PACKETS:
-        raise exceptions.ContentTooLongError()
+        await _refuse_post(self, f"more than {MAX_POST_PACKETS} packets")
     for part in parts:
         problem = frame_problem(part)
         if problem is not None:

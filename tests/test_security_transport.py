@@ -18,7 +18,7 @@ import websocket
 from chatkit import Joiner, names, sync, wait_for
 from rawio import RawClient
 
-from roomchat.engine import MAX_JSON_DEPTH
+from roomchat.engine import MAX_JSON_DEPTH, MAX_POST_PACKETS
 from roomchat.testing import ChatClient, RoomchatProcess
 
 RAW_TRANSPORTS = ["websocket", "polling"]
@@ -243,3 +243,18 @@ def test_unreadable_packets_in_a_polling_post_are_dropped_alone(room: str, join:
         assert bob.wait_message()["message"]["value"] == "still here"  # the good packet of the POST went through
         assert mallory.call("message", None)["data"]["code"] == "invalid_message"
     assert "Traceback" not in chat_server.log()
+
+
+@pytest.mark.parametrize("body", ["flood", "too long"])
+def test_an_oversized_polling_post_closes_only_that_connection(room: str, join: Joiner, chat_server: RoomchatProcess,
+                                                               body: str) -> None:
+    """Past 1000 packets or the frame limit, a POST is refused (400) at once and only its sender is closed."""
+    bob = join(room, name="Bob")
+    with RawClient(chat_server.url, "polling", timeout=10) as mallory:  # no GET pending: nothing collects its queue
+        mallory.join(room, name="Mallory")
+        bob.wait_for("user-connected")
+        packets = ['42["message",null]'] * (MAX_POST_PACKETS + 1) if body == "flood" else ["4" + "x" * 1_000_001]
+        assert mallory.post("\x1e".join(packets).encode()).status_code == 400
+        assert bob.wait_for("user-disconnected")["data"]["name"] == "Mallory"
+        assert mallory.post(b'42["message",null]').status_code == 400  # that connection is gone
+    assert bob.broadcast("text", "still here")["msg"] == "Message sent"
