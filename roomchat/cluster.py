@@ -132,6 +132,7 @@ class ClusterNode:
         self._epoch: bytes | None = None
         self._rewind = False  # set by the heartbeat, done by the feed (which owns the position)
         self._beat_ms = int(self.settings.dead_after_seconds * 1000)
+        self._feed_moved = time.monotonic()  # when the feed last read the stream or applied an event
 
     # -- life -------------------------------------------------------------------
 
@@ -274,6 +275,7 @@ class ClusterNode:
         lost = False
         try:
             while True:
+                self._feed_moved = time.monotonic()
                 await self._position_known.wait()
                 if self._rewind:
                     self._rewind = False
@@ -299,16 +301,38 @@ class ClusterNode:
                             await self._apply(PresenceEvent.parse(raw_id, fields))
                         except Exception:  # one bad event must not stop the feed
                             log.exception("presence event %r could not be applied", raw_id)
+                        self._feed_moved = time.monotonic()
                 if not reply and self._reconcile_at is not None and time.monotonic() >= self._reconcile_at:
                     await self._reconcile()
         finally:
             await client.aclose()
 
+    def feed_problem(self) -> str | None:
+        """Why the presence feed counts as stalled (a sentence for ``/healthz``), or None.
+
+        It reads the stream at least every second while Redis answers; one that
+        has not moved for ``server.health.max_feed_stall`` seconds is stuck, and
+        this server's users stop hearing of joins and leaves on the others (and
+        direct messages to users who joined there are refused). While Redis is
+        away, ``check_available`` says so instead.
+        """
+        if not self._tasks or not self.link.up:
+            return None
+        still = time.monotonic() - self._feed_moved
+        limit = self.server.config.server.health.max_feed_stall
+        if still <= limit:
+            return None
+        return (f"the presence feed has not moved for {still:.1f} s (limit {limit:g} s): users here miss joins "
+                "and leaves on the other servers")
+
     async def _apply(self, ev: PresenceEvent) -> None:
-        """Apply one event; announce it to this server's connections in its room, if it changed the room.
+        """Apply one event; post its announcement to this server's connections in its room, if it changed the room.
 
         The room's join lock keeps it from falling between a join's script and
         its initial-response: a change is either in a joiner's list or told to it.
+        Under the lock the change is only posted (the room's announcer emits it,
+        in order, after the lock is released): an emit could run a disconnect
+        handler, which needs the lock, and the feed would stop for every room.
         """
         event(log, "presence_event", logging.DEBUG, room=ev.room, kind=ev.kind, user=ev.uid,
               seq=f"{ev.seq[0]}-{ev.seq[1]}", local=ev.room in self.presence.rosters)
@@ -318,14 +342,23 @@ class ClusterNode:
         async with self.server.joins.locks.hold(ev.room):
             change = self.presence.apply(ev)
             if change is not None:
-                await self._announce(change)
+                self._post(change)
 
-    async def _announce(self, change: Change) -> None:
-        """Tell this server's connections in the room that a user arrived or left."""
+    def _post(self, change: Change) -> None:
+        """Post the announcement of a change to this server's connections in the room (under the room's lock).
+
+        Who is not told is decided now, with the room as it is at this point of
+        the order: the user's own connections, and those whose list already has it.
+        """
         name, payload = ((protocol.USER_CONNECTED, protocol.user_connected(change.user)) if change.arrived
                          else (protocol.USER_DISCONNECTED, protocol.user_disconnected(change.user)))
-        skip = self.presence.skip(change)
-        await self.server.sio.emit(name, payload, to=room_channel(change.room), skip_sid=skip or None, ignore_queue=True)
+        skip = self.presence.skip(change) or None
+        sio = self.server.sio
+
+        async def announce() -> None:
+            await sio.emit(name, payload, to=room_channel(change.room), skip_sid=skip, ignore_queue=True)
+
+        self.server.joins.announcer.post(change.room, announce)
 
     async def _reconcile(self) -> None:
         """Compare every roster with Redis while the feed is idle; retried until it could be done."""
@@ -336,7 +369,7 @@ class ClusterNode:
                     if seq > self.presence.position:
                         return  # events are on their way: try again when the feed is idle
                     for change in self.presence.reconcile(room, seq, users):
-                        await self._announce(change)
+                        self._post(change)
         except Unavailable:
             return
         self._reconcile_at = None

@@ -138,6 +138,17 @@ class AuthConfig(Strict):
         return start
 
 
+class HealthConfig(Strict):
+    """When ``GET /healthz`` says 503 although the process answers (README, Operations)."""
+
+    max_loop_lag: PositiveFloat = Field(
+        1.0, description="seconds the event loop may run late (busy with synchronous work) before it counts as stuck")
+    report_for: PositiveFloat = Field(10.0, description="seconds /healthz keeps reporting a stuck loop after it ran again")
+    max_feed_stall: float = Field(
+        5.0, ge=2.0, description="clusters: seconds the presence feed may go without reading Redis' stream (it reads "
+                                 "at least every second when idle)")
+
+
 class ServerConfig(Strict):
     """Process-wide settings of ``roomchat serve``."""
 
@@ -159,6 +170,7 @@ class ServerConfig(Strict):
     ping_interval: PositiveFloat = 25.0
     ping_timeout: PositiveFloat = 20.0
     handler_timeout: PositiveFloat = 2.0
+    health: HealthConfig = Field(default_factory=HealthConfig)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
 

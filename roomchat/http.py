@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .errors import Refusal
+from .watchdog import overdue_connections
 from .webclient import WebClient
 
 if TYPE_CHECKING:
@@ -24,16 +25,30 @@ def schemas(server: ChatServer) -> dict[str, Any]:
 
 
 def health(server: ChatServer) -> tuple[int, dict[str, Any]]:
-    """200 ``ok``, or 503 ``unavailable`` while the shared store (Redis) is out of reach.
+    """200 ``ok``; else 503, ``unavailable`` while the shared store (Redis) is out of reach, or ``unhealthy``.
 
-    A load balancer can then send new clients to a server that can admit them.
+    Unhealthy: the event loop is stuck or was within ``server.health.report_for``
+    seconds; connections whose pings timed out are not being closed (the sweep
+    is stuck); a cluster's presence feed has stalled. ``reason`` says why, one
+    sentence per problem. A load balancer can send new clients elsewhere.
     """
     body: dict[str, Any] = {"status": "ok", "connections": server.connection_count()}
     try:
         server.state.check_available()
     except Refusal as refusal:
         return 503, {**body, "status": "unavailable", "reason": refusal.message}
+    problems = [p for p in (server.watchdog.problem(), _overdue(server)) if p] + server.state.problems()
+    if problems:
+        return 503, {**body, "status": "unhealthy", "reason": "; ".join(problems)}
     return 200, body
+
+
+def _overdue(server: ChatServer) -> str | None:
+    count = overdue_connections(server.sio.eio)
+    if not count:
+        return None
+    return (f"{count} connection{'s' if count != 1 else ''} stopped answering pings a whole ping cycle ago and "
+            "{} not been closed: the ping-timeout sweep is stuck".format("has" if count == 1 else "have"))
 
 
 def http_app(server: ChatServer) -> Any:

@@ -3,9 +3,17 @@
 The order a client sees is fixed by PROTOCOL.md: ``connect``, then
 ``initial-response`` (the joiner only), then ``user-connected`` for the others.
 python-socketio sends the CONNECT packet only after the connect handler
-returns, so the announcement runs as a task right after it. Joins and leaves
-of one room run one at a time (a per-room lock), so user lists and events
-never interleave.
+returns, so the join runs as a task right after it.
+
+Joins and leaves of one room change its presence one at a time, under the
+room's lock, and post their announcements in that order (``Announcer``);
+the room's announcer task emits them after the lock is released. Nothing is
+emitted, and nothing that can run a disconnect handler is awaited, under the
+lock: an emit to a connection past its ping timeout closes that connection
+and runs its disconnect handler inside the emit, and that handler takes the
+lock. A joiner enters the room's channels when its ``initial-response`` goes
+out, so it hears of exactly the changes posted after its join, and user
+lists and join/leave events never disagree.
 """
 
 from __future__ import annotations
@@ -20,10 +28,12 @@ from typing import TYPE_CHECKING, Any
 import socketio
 
 from . import protocol
+from .announcing import Announcer
 from .delivery import room_channel, user_channel
 from .errors import Refusal
 from .logs import event
 from .session import Session
+from .users import User
 
 if TYPE_CHECKING:
     from .server import ChatServer
@@ -32,7 +42,12 @@ log = logging.getLogger("roomchat.joins")
 
 
 class RoomLocks:
-    """One asyncio lock per room, dropped when nobody holds or waits for it."""
+    """One asyncio lock per room, dropped when nobody holds or waits for it.
+
+    A holder changes the room's presence and posts announcements; it never
+    emits, and never awaits anything that can run a disconnect handler (a
+    disconnect needs this lock).
+    """
 
     def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -61,6 +76,8 @@ class Joins:
     def __init__(self, server: ChatServer) -> None:
         self.server = server
         self.locks = RoomLocks()
+        self.announcer = Announcer()
+        self.plugin_news = Announcer()  # per room, plugins hear of joins and leaves in the room's order
         self._pending: Counter[str] = Counter()  # joins admitted but not yet announced, per room
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -78,7 +95,7 @@ class Joins:
             ) from None
         self.server.sessions[sid] = session
         self._pending[session.room] += 1
-        task = asyncio.create_task(self._announce(session))
+        task = asyncio.create_task(self._join(session))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -97,53 +114,122 @@ class Joins:
         pipeline = self.server.plugins.pipeline(room_config, request.room)
         return Session(sid, request.room, room_config, user, pipeline)
 
-    async def _announce(self, session: Session) -> None:
-        sio, room, user = self.server.sio, session.room, session.user
+    async def _join(self, session: Session) -> None:
+        """Record the join under the room's lock and post its announcements (``_greet`` makes them)."""
+        presence, room, user = self.server.state.presence, session.room, session.user
+        posted = False
         try:
             async with self.locks.hold(room):
                 self._pending[room] -= 1
                 if self._pending[room] <= 0:
                     del self._pending[room]
                 if self.server.sessions.get(session.sid) is not session:
-                    return  # gone before it was announced
-                joined = await self.server.state.presence.join(room, user, session.sid)
+                    return  # gone before its turn
+                joined = await presence.join(room, user, session.sid)
                 session.joined = True
-                await sio.enter_room(session.sid, room_channel(room))
-                await sio.enter_room(session.sid, user_channel(room, user.id))
-                await sio.emit(protocol.INITIAL_RESPONSE, protocol.initial_response(joined.members), to=session.sid)
-                if joined.first and not self.server.state.presence.announces:
-                    await sio.emit(
-                        protocol.USER_CONNECTED, protocol.user_connected(user), to=room_channel(room), skip_sid=session.sid
-                    )
+                members, first = joined.members, joined.first
+                self.announcer.post(room, lambda: self._greet(session, members, first))
+                posted = True
         except Exception:
-            log.exception("announcing a join failed")
-            await sio.disconnect(session.sid)
+            log.exception("recording a join failed")
+            await self.server.sio.disconnect(session.sid)
             return
         finally:
+            if not posted:
+                session.ready.set()  # nothing will be sent: the client's reader must not wait for it
+        event(log, "join", room=room, user=user.id, role=user.role.value, sid=session.sid, first=first)
+
+    async def _greet(self, session: Session, members: list[User], first: bool) -> None:
+        """A join's announcements, in the room's order: the joiner's list, then the others; then plugins hear of it."""
+        room, user = session.room, session.user
+        welcomed = False
+        try:
+            welcomed = await self._welcome(session, members)
+        except Exception:
+            log.exception("sending initial-response failed")
+        try:
+            if first and not self.server.state.presence.announces:  # a cluster's feed announces joins itself
+                # Said even if the joiner is gone again: its leave comes next, in this order.
+                await self.server.sio.emit(protocol.USER_CONNECTED, protocol.user_connected(user),
+                                           to=room_channel(room), skip_sid=session.sid)
+        finally:
             session.ready.set()
-        event(log, "join", room=room, user=user.id, role=user.role.value, sid=session.sid, first=joined.first)
-        if joined.first:
-            await self.server.plugins.notify("roomchat_user_joined", server=self.server, room=room, user=user)
+            if first:
+                self._tell_plugins("roomchat_user_joined", room, user)
+        if not welcomed and self._connected(session):
+            await self.server.sio.disconnect(session.sid)  # it did not get its list: it must not stay unaware
+
+    async def _welcome(self, session: Session, members: list[User]) -> bool:
+        """``initial-response`` to the joiner, then into the room's channels; False if it is no longer connected."""
+        sio = self.server.sio
+        if not self._connected(session):
+            return False
+        await sio.emit(protocol.INITIAL_RESPONSE, protocol.initial_response(members), to=session.sid)
+        # Into the channels only now (its list is queued first): the joiner
+        # hears of exactly the changes posted after its join.
+        if not self._connected(session):
+            return False
+        await sio.enter_room(session.sid, room_channel(session.room))
+        await sio.enter_room(session.sid, user_channel(session.room, session.user.id))
+        return True
+
+    def _connected(self, session: Session) -> bool:
+        return (self.server.sessions.get(session.sid) is session
+                and self.server.sio.manager.is_connected(session.sid, "/"))
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
-        """Leave the room; ``user-disconnected`` goes out when the user's last connection closes."""
+        """Leave the room; ``user-disconnected`` goes out when the user's last connection closes.
+
+        This runs inside whatever closed the connection (an emit that found it
+        timed out, python-engineio's sweep, a kick), so it waits for nothing but
+        the room's lock and the presence store, and posts its announcement.
+        """
         session = self.server.sessions.pop(sid, None)
         if session is None:
             return
         room, user = session.room, session.user
+        presence = self.server.state.presence
         last = False
         async with self.locks.hold(room):
             if session.joined:
-                last = await self.server.state.presence.leave(room, user, sid)
-                if last and not self.server.state.presence.announces:
-                    await self.server.sio.emit(
-                        protocol.USER_DISCONNECTED, protocol.user_disconnected(user), to=room_channel(room), skip_sid=sid
-                    )
-        if not session.joined:
-            return
-        event(log, "leave", room=room, user=user.id, sid=sid, last=last, reason=str(reason or ""))
-        if last:
-            await self.server.plugins.notify("roomchat_user_left", server=self.server, room=room, user=user)
+                last = await presence.leave(room, user, sid)
+                if last:
+                    self.announcer.post(room, lambda: self._farewell(room, user, sid))
+        if session.joined:
+            event(log, "leave", room=room, user=user.id, sid=sid, last=last, reason=str(reason or ""))
+
+    async def _farewell(self, room: str, user: User, sid: str) -> None:
+        """A user's last connection left: the room hears of it (unless a cluster's feed tells it), then plugins."""
+        try:
+            if not self.server.state.presence.announces:
+                await self.server.sio.emit(protocol.USER_DISCONNECTED, protocol.user_disconnected(user),
+                                           to=room_channel(room), skip_sid=sid)
+        finally:
+            self._tell_plugins("roomchat_user_left", room, user)
+
+    def _tell_plugins(self, hook: str, room: str, user: User) -> None:
+        """Run a hook after what is already posted for plugins of this room (bounded by handler_timeout).
+
+        A queue of its own, so a slow plugin never holds up the room's announcements.
+        """
+        server = self.server
+
+        async def notify() -> None:
+            await server.plugins.notify(hook, server=server, room=room, user=user)
+
+        self.plugin_news.post(room, notify)
+
+    async def close(self) -> None:
+        """Let joins under way, announcements and plugin notifications finish (the server is stopping).
+
+        Each is bounded (a presence write, emits, hooks within handler_timeout),
+        and none waits for another, so this ends; plugins hear every leave
+        before ``roomchat_shutdown``.
+        """
+        while self._tasks or self.announcer.busy() or self.plugin_news.busy():
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self.announcer.idle()
+            await self.plugin_news.idle()
 
 
 def _remote(environ: dict[str, Any]) -> str:

@@ -36,6 +36,7 @@ from .session import Session
 from .state import StateBackend
 from .state.memory import memory_backend
 from .users import User
+from .watchdog import LoopWatchdog
 
 log = logging.getLogger("roomchat.server")
 
@@ -296,6 +297,7 @@ class ChatServer:
         self.sio.eio.max_pending_output = settings.max_pending_output  # a client that stops reading is closed
         self.delivery = Delivery(self.sio)
         self.joins = Joins(self)
+        self.watchdog = LoopWatchdog(settings.health.max_loop_lag, settings.health.report_for)
         self.dispatcher = Dispatcher(self)
         self.state.bind(self)
         self.sio.on("connect", self.joins.connect)
@@ -323,7 +325,11 @@ class ChatServer:
         await check_one_identity(self.state.presence, room, user)
 
     async def listening(self, url: str) -> None:
-        """The server accepts connections at ``url`` (a loopback URL): start the configured bots."""
+        """The server accepts connections at ``url`` (a loopback URL): time the event loop, start the configured bots.
+
+        The loop's watchdog (``/healthz``) starts now: start-up work is not a stuck loop.
+        """
+        self.watchdog.start()
         await self.bots.start(url)
 
     async def start(self) -> None:
@@ -336,14 +342,21 @@ class ChatServer:
         event(log, "started", plugins=len(self.plugins.info), types=len(self.plugins.types), rooms=len(self.config.rooms))
 
     async def stop(self) -> None:
-        """Stop the bots, disconnect every client cleanly, tell plugins, release the backend."""
+        """Stop the bots, disconnect every client cleanly, tell plugins, release the backend.
+
+        Disconnects take each room's lock only to record the leave (joining.py),
+        and nothing holds a room's lock across an emit, so a client that stopped
+        answering long ago cannot hold this up.
+        """
         await self.bots.stop()
         for sid in list(self.sessions):
             await self.sio.disconnect(sid, ignore_queue=True)
+        await self.joins.close()  # joins, announcements and plugin notifications under way finish
         await self._let_pollers_collect()
         await self.sio.shutdown()
         await self.plugins.notify("roomchat_shutdown", server=self)
         await self.state.close()
+        await self.watchdog.stop()
         event(log, "stopped")
 
     async def _let_pollers_collect(self, timeout: float = 2.0) -> None:

@@ -244,6 +244,10 @@ class StateBackend:
     def check_available(self) -> None:
         """Raise a Refusal (``unavailable``) when the shared store cannot be reached, so joins are refused."""
 
+    def problems(self) -> list[str]:
+        """What keeps this backend from working although it can be reached, as sentences (``/healthz``)."""
+        return []
+
     async def start(self) -> None:
         """Connect to whatever the backend needs."""
 

@@ -752,6 +752,10 @@ class RedisBackend(StateBackend):
         if not self.link.up:
             raise Unavailable()
 
+    def problems(self) -> list[str]:
+        problem = self.node.feed_problem() if self.node is not None else None
+        return [problem] if problem else []
+
     async def start(self) -> None:
         if self.node is not None:
             await self.node.start()
