@@ -1,6 +1,5 @@
-import pytest
-
 import my_potato
+import pytest
 
 
 @pytest.fixture
