@@ -80,11 +80,13 @@ def test_every_json_kind_reaches_every_member_unchanged(server, transport: str, 
                 for listener in listeners:
                     got = delivered(listener, ack)
                     assert got["from"] == sender.id and got["message"] == {"type": type_, "value": value}
-            # the seed's direct form: socket.emit('message', message, userID)
-            nested = EVERY_JSON_KIND[-1]
-            for listener in listeners:
-                ack = sender.call("message", {"type": type_, "value": nested}, listener.id)
-                assert delivered(listener, ack)["message"] == {"type": type_, "value": nested}
+            # the seed's direct form, socket.emit('message', message, userID), from another user
+            # (the room's rate limit, 20 messages per 10 s per user, is the sender's to spend)
+            with ChatClient(server.url, room=room, name="Seed too", transport=transport) as other:
+                for listener, value in zip(listeners, (EVERY_JSON_KIND[-1], None), strict=True):
+                    ack = other.call("message", {"type": type_, "value": value}, listener.id)
+                    got = delivered(listener, ack)
+                    assert got["message"] == {"type": type_, "value": value} and got["to"] == listener.id
         finally:
             for listener in listeners:
                 listener.close()
