@@ -59,7 +59,8 @@ class Backlog:
         """
         if self.overflowed:
             return False
-        if self.pending > self.limit:
+        buffered = self._buffered
+        if (self.held + buffered() if buffered is not None else self.held) > self.limit:
             self.overflowed = True
             self._on_overflow(self)
             return False

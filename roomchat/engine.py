@@ -220,7 +220,12 @@ async def _lenient_post(self: async_socket.AsyncSocket, environ: dict[str, Any])
 # -- what each connection has pending (roomchat/backlog.py) ------------------------------------------
 
 def _packet_size(pkt: packet.Packet) -> int:
-    return encoded_size(pkt.encode())  # python-engineio caches the encoding: one encoding per fan-out
+    """A packet's bytes on the wire, measured once per packet (a fan-out shares one packet)."""
+    try:
+        return pkt.wire_size  # type: ignore[attr-defined, no-any-return]
+    except AttributeError:
+        pkt.wire_size = size = encoded_size(pkt.encode())  # type: ignore[attr-defined]
+        return size
 
 
 class AccountedQueue(asyncio.Queue[Any]):
