@@ -58,6 +58,12 @@ def test_a_private_conversation(server: RoomchatProcess, new_page: Any) -> None:
     expect(message(bob, "just between us")).to_have_count(0)
     tab.click()
     expect(message(bob, "just between us")).to_contain_text("private")
+    # The conversations are tabs: the arrow keys move between them.
+    tab.press("ArrowLeft")
+    expect(bob.get_by_role("tab", name="Everyone")).to_be_focused()
+    expect(bob.get_by_role("tab", name="Everyone")).to_have_attribute("aria-selected", "true")
+    bob.keyboard.press("End")
+    expect(tab).to_have_attribute("aria-selected", "true")
 
 
 def test_a_typing_indicator_and_a_reaction(server: RoomchatProcess, new_page: Any) -> None:

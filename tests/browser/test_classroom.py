@@ -191,3 +191,20 @@ def test_the_panel_shows_the_moderator_and_locks_the_room(server: RoomchatProces
     tools.get_by_role("button", name="Unlock").click()
     expect(alan.get_by_role("alert")).to_be_hidden()
     send_text(alan, "unlocked now")
+
+
+def test_a_kicked_student_is_told_why_stays_out_and_may_come_back(server: RoomchatProcess, new_page: Any) -> None:
+    teacher = join(new_page(), server.url, "classroom", token=TOKENS[TEACHER])
+    alan = join(new_page(), server.url, "classroom", token=TOKENS[ALAN])
+    row = teacher.locator(".users li").filter(has_text="Alan Turing")
+    row.get_by_label("Moderate Alan Turing").click()
+    row.get_by_label("Reason").fill("Time for a break")
+    row.get_by_role("button", name="Kick Alan Turing").click()
+    banner = alan.get_by_role("alert")
+    expect(banner).to_contain_text("You were removed from the room by Tess Teacher.")
+    expect(banner).to_contain_text("Why: Time for a break")
+    expect(alan.locator("#conn-state")).to_have_attribute("data-state", "closed")  # no reconnecting by itself
+    expect(teacher.locator(".users")).not_to_contain_text("Alan Turing")
+    banner.get_by_role("button", name="Join again").click()
+    expect(alan.locator("#conn-state")).to_have_attribute("data-state", "connected")
+    expect(teacher.locator(".users")).to_contain_text("Alan Turing")

@@ -64,7 +64,7 @@ def test_a_phone_sized_screen_keeps_the_main_controls_usable(server: RoomchatPro
         desk.broadcast("text", "to your phone")
         expect(message(page, "to your phone")).to_be_in_viewport()
     # The people list and the teacher's panel fold away above the conversation; they open on a tap.
-    people = page.locator("details.people summary")
+    people = page.locator("details.people > summary")
     expect(people).to_be_in_viewport()
     people.tap()
     expect(page.locator(".users")).to_contain_text("Tess Teacher")

@@ -107,7 +107,7 @@ export class RoomView implements PanelHost {
     this.banner = h("div", { class: "banner", attrs: { role: "alert", hidden: true } });
     this.userList = h("ul", { class: "users", attrs: { "aria-label": "People in the room" } });
     this.peopleSummary = h("summary", null, "People");
-    this.tabs = h("div", { class: "tabs", attrs: { role: "tablist", "aria-label": "Conversations" } });
+    this.tabs = h("div", { class: "tabs", attrs: { role: "tablist", "aria-label": "Conversations" }, on: { keydown: (event) => this.tabKey(event) } });
     this.convBox = h("div", { class: "conversations" });
     this.composer = new Composer({
       send: (message, to) => this.send(message, to),
@@ -391,7 +391,12 @@ export class RoomView implements PanelHost {
       this.mutedUntil = null;
       this.hideBanner("muted");
     } else if (mine && (value.action === "kick" || value.action === "ban") && live) {
-      this.showBanner([h("p", null, moderationSentence(value, this.renderContext())), typeof value.reason === "string" && value.reason ? h("p", null, "Why: ", userText(value.reason)) : null], "removed");
+      // A kick lets the user come back when they choose; a ban does not (joining would be refused).
+      const next =
+        value.action === "kick"
+          ? h("button", { attrs: { type: "button" }, on: { click: () => { this.hideBanner("removed"); this.conn.removed = false; this.conn.open(); } } }, "Join again")
+          : h("button", { attrs: { type: "button" }, on: { click: () => this.options.leave() } }, "Back to the start");
+      this.showBanner([h("p", null, moderationSentence(value, this.renderContext())), typeof value.reason === "string" && value.reason ? h("p", null, "Why: ", userText(value.reason)) : null, next], "removed");
     } else if (value.action === "lock" && !isStaff(this.me)) {
       this.showBanner([h("p", null, moderationSentence(value, this.renderContext()))], "locked");
     } else if (value.action === "unlock") {
@@ -469,6 +474,18 @@ export class RoomView implements PanelHost {
     this.composer.setPlaceholder();
     const log = this.conversation(key).log;
     log.scrollTop = log.scrollHeight;
+  }
+
+  /** The tab list's keys (WAI-ARIA tabs): arrows, Home and End move between conversations. */
+  private tabKey(event: KeyboardEvent): void {
+    const keys = [...this.conversations.keys()];
+    const at = keys.indexOf(this.active);
+    const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: keys.length - 1 }[event.key];
+    if (to === undefined) return;
+    event.preventDefault();
+    const key = keys[(to + keys.length) % keys.length];
+    this.select(key);
+    this.conversation(key).tab.focus();
   }
 
   openPrivate(userId: number): void {
