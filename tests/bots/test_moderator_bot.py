@@ -157,6 +157,15 @@ def said(client: ChatClient, text: str) -> dict[str, Any]:
     return client.broadcast("text", text)
 
 
+def logged_action(caplog: pytest.LogCaptureFixture) -> logging.LogRecord:
+    """The bot's first moderation_action line: it logs once the core answered, which may be after the notice."""
+    deadline = time.monotonic() + 10
+    while not (logged := [r for r in caplog.records if r.getMessage() == "moderation_action"]):
+        assert time.monotonic() < deadline, "no moderation_action was logged"
+        time.sleep(0.02)
+    return logged[0]
+
+
 # -- words: block, evasions, redact ---------------------------------------------------------------
 
 
@@ -177,8 +186,7 @@ def test_a_banned_word_is_blocked_and_warned_with_the_rule(join: Callable[..., C
     assert texts_from(grace, ALAN) == ["all good here"] and texts_from(alan, GRACE) == []
     # text_notices: the same explanation as a plain text, for clients that show only text
     assert text_from(grace, MODERATOR).startswith("Your message was not sent: it contains “shit”")
-    logged = [r for r in caplog.records if r.getMessage() == "moderation_action"]
-    fields = logged[0].fields  # type: ignore[attr-defined]
+    fields = logged_action(caplog).fields  # type: ignore[attr-defined]
     assert fields["rule"] == "words:profanity" and fields["step"] == "warn" and fields["user"] == GRACE
     assert fields["offence"] == 1 and fields["done"] is True
     assert "shit" not in repr(fields)                                  # never the message's contents
