@@ -68,3 +68,23 @@ def test_history_is_shown_first_and_once(server: RoomchatThread, new_page: Any) 
         later.broadcast("text", "live now")
     expect(message(page, "live now")).to_be_visible()
     expect(message(page, "said before you came")).to_have_count(1)
+
+
+def test_the_short_forms_seed_clients_send(server: RoomchatThread, new_page: Any) -> None:
+    """docs/plugins.md: image/video/file as a bare URL, a bare emoji reaction, typing as true/false/null."""
+    page = join(new_page(), server.url, "seed", name="Viewer")
+    with ChatClient(server.url, room="seed", name="Seed") as seed:
+        assert seed.broadcast("image", PNG)["msg"] == "Message sent"
+        assert seed.broadcast("file", "https://example.org/files/report%202024.pdf")["msg"] == "Message sent"
+        said = seed.broadcast("text", "react to me")
+        assert seed.broadcast("reaction", {"message": said["data"]["id"], "emoji": "🎉"})["msg"] == "Message sent"
+        assert seed.broadcast("reaction", "👏")["msg"] == "Message sent"
+        assert seed.broadcast("typing", None)["msg"] == "Message sent"
+        expect(page.locator("section.conversation:not([hidden]) .typing")).to_have_text("Seed is typing…")
+        assert seed.broadcast("typing", False)["msg"] == "Message sent"
+        expect(page.locator("section.conversation:not([hidden]) .typing")).to_have_text("")
+    expect(log(page).locator("img")).to_have_attribute("src", PNG)
+    expect(log(page).get_by_role("link", name="report 2024.pdf")).to_have_attribute(
+        "href", "https://example.org/files/report%202024.pdf")
+    expect(message(page, "react to me").locator(".reaction")).to_have_text("🎉 1")
+    expect(log(page).locator(".reaction-line")).to_have_text("👏")

@@ -25,9 +25,15 @@ function renderText(m: RenderMessage) {
   return h("p", { class: "text", attrs: { dir: "auto" } }, linkify(m.value));
 }
 
+/** image, video and file take a bare URL too (PROTOCOL.md's seed clients send one): as `{url}`. */
+function media(value: unknown): Record<string, unknown> | null {
+  if (typeof value === "string") return { url: value };
+  return isObject(value) ? value : null;
+}
+
 function renderImage(m: RenderMessage) {
-  if (!isObject(m.value)) return null;
-  const v = m.value;
+  const v = media(m.value);
+  if (!v) return null;
   const src = safeMediaUrl(v.url, "image");
   const alt = str(v.alt);
   if (src === null) return blocked(alt ? `An image: ${alt}` : "An image");
@@ -44,8 +50,8 @@ function renderImage(m: RenderMessage) {
 }
 
 function renderVideo(m: RenderMessage) {
-  if (!isObject(m.value)) return null;
-  const v = m.value;
+  const v = media(m.value);
+  if (!v) return null;
   const src = safeMediaUrl(v.url, "video");
   const alt = str(v.alt);
   if (src === null) return blocked(alt ? `A video: ${alt}` : "A video");
@@ -54,9 +60,9 @@ function renderVideo(m: RenderMessage) {
 }
 
 function renderFile(m: RenderMessage) {
-  if (!isObject(m.value)) return null;
-  const v = m.value;
-  const name = str(v.name) || "a file";
+  const v = media(m.value);
+  if (!v) return null;
+  const name = str(v.name) || fileNameOf(v.url) || "a file";
   const size = num(v.size);
   const details = [str(v.mime), size === null ? "" : formatBytes(size)].filter(Boolean).join(", ");
   const href = safeLink(v.url);
@@ -68,6 +74,22 @@ function renderFile(m: RenderMessage) {
     details ? h("span", { class: "file-details" }, ` (${details})`) : null,
     href === null ? text(" (its address is not one this app opens)") : null,
   );
+}
+
+function fileNameOf(url: unknown): string {
+  const href = safeLink(url);
+  if (href === null) return "";
+  try {
+    return decodeURIComponent(new URL(href).pathname.split("/").pop() ?? "");
+  } catch {
+    return "";
+  }
+}
+
+/** A reaction with no message to attach to (a bare emoji: a reaction on the room). */
+function renderReaction(m: RenderMessage) {
+  const emoji = typeof m.value === "string" ? m.value : isObject(m.value) ? str(m.value.emoji) : "";
+  return emoji ? h("p", { class: "reaction-line" }, userText(emoji)) : null;
 }
 
 /** A moderation notice (the core's `moderation` type) in plain words. */
@@ -241,7 +263,8 @@ export function registerBuiltins(): void {
   registerBuiltin("quiz-leaderboard", renderLeaderboard);
   // Rendered by their views (room.ts): registered so plugins cannot take them over.
   registerBuiltin("potato", renderPotato);
-  for (const type of ["poll", "vote", "poll-close", "poll-results", "reaction", "typing", "quiz", "quiz-answer", "quiz-received", "quiz-result", "quiz-error", "quiz-export", "quiz-progress"]) {
+  registerBuiltin("reaction", renderReaction);
+  for (const type of ["poll", "vote", "poll-close", "poll-results", "typing", "quiz", "quiz-answer", "quiz-received", "quiz-result", "quiz-error", "quiz-export", "quiz-progress"]) {
     registerBuiltin(type, () => null);
   }
 }

@@ -254,10 +254,11 @@ export class RoomView implements PanelHost {
     }
     const { type, value } = data.message;
     if (type === "typing") {
-      if (live && isObject(value)) this.typing(data, value.typing === true);
+      // {typing: bool}, or the seed's bare true/false/null (null: typing)
+      if (live) this.typing(data, isObject(value) ? value.typing === true : value !== false);
       return;
     }
-    if (type === "reaction") return this.applyReaction(data);
+    if (type === "reaction" && this.applyReaction(data)) return; // else: a reaction on the room, shown as a line
     if (type === "poll-results") return this.polls.results(value);
     if (type.startsWith("quiz-")) {
       this.panel?.quizMessage(type, value);
@@ -340,15 +341,19 @@ export class RoomView implements PanelHost {
     await this.send({ type: "reaction", value: { message: data.id, emoji } }, peer);
   }
 
-  private applyReaction(data: Delivered): void {
+  /** Count a reaction under the message it names; false if it names none (a bare emoji). */
+  private applyReaction(data: Delivered): boolean {
     const value = data.message.value;
-    if (!isObject(value) || typeof value.message !== "string" || typeof value.emoji !== "string") return;
-    let byEmoji = this.reactions.get(value.message);
-    if (!byEmoji) this.reactions.set(value.message, (byEmoji = new Map()));
+    if (!isObject(value) || typeof value.emoji !== "string") return false;
+    if (typeof value.message !== "string" && typeof value.message !== "number") return false;
+    const target = String(value.message);
+    let byEmoji = this.reactions.get(target);
+    if (!byEmoji) this.reactions.set(target, (byEmoji = new Map()));
     let who = byEmoji.get(value.emoji);
     if (!who) byEmoji.set(value.emoji, (who = new Set()));
     who.add(data.from);
-    this.renderReactions(value.message);
+    this.renderReactions(target);
+    return true;
   }
 
   private renderReactions(id: string): void {
