@@ -263,8 +263,7 @@ class ClusterNode:
         event(log, "server_reaped", logging.WARNING, dead=other, users=len(gone), by=self.id)
         # Its users left their rooms here, where the reaping happened: plugins hear of it once.
         for room, raw_user in gone:
-            await self.server.plugins.notify("roomchat_user_left", server=self.server, room=room.decode(),
-                                             user=user_from_json(raw_user))
+            self.server.joins.tell_plugins("roomchat_user_left", room.decode(), user_from_json(raw_user))
 
     # -- the presence feed --------------------------------------------------------
 

@@ -203,7 +203,8 @@ def roomchat_user_left(server: ChatServer, room: str, user: User) -> MaybeAwaita
     Returns: nothing (ignored).
     When: when the user's last connection to the room closed, after
     ``user-disconnected`` went out to those left. Server-wide, like
-    ``roomchat_user_joined``.
+    ``roomchat_user_joined``. Per room, both hooks run one call at a time,
+    in the order of the room's joins and leaves.
     First answer wins: no; all run, each failure logged and isolated.
     """
 

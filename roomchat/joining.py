@@ -155,7 +155,7 @@ class Joins:
         finally:
             session.ready.set()
             if first:
-                self._tell_plugins("roomchat_user_joined", room, user)
+                self.tell_plugins("roomchat_user_joined", room, user)
         if not welcomed and self._connected(session):
             await self.server.sio.disconnect(session.sid)  # it did not get its list: it must not stay unaware
 
@@ -205,12 +205,12 @@ class Joins:
                 await self.server.sio.emit(protocol.USER_DISCONNECTED, protocol.user_disconnected(user),
                                            to=room_channel(room), skip_sid=sid)
         finally:
-            self._tell_plugins("roomchat_user_left", room, user)
+            self.tell_plugins("roomchat_user_left", room, user)
 
-    def _tell_plugins(self, hook: str, room: str, user: User) -> None:
-        """Run a hook after what is already posted for plugins of this room (bounded by handler_timeout).
+    def tell_plugins(self, hook: str, room: str, user: User) -> None:
+        """Run ``roomchat_user_joined`` or ``roomchat_user_left`` after the room's earlier ones (each within handler_timeout).
 
-        A queue of its own, so a slow plugin never holds up the room's announcements.
+        A queue of its own per room, so a slow plugin never holds up the room's announcements.
         """
         server = self.server
 
