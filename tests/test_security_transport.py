@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import websocket
-from chatkit import Joiner, names, sync, wait_for
+from chatkit import STU, TESS, Joiner, names, sync, token_of, wait_for
 from rawio import RawClient
 
 from roomchat.engine import MAX_JSON_DEPTH, MAX_POST_PACKETS
@@ -95,6 +95,19 @@ def test_a_client_disconnect_event_does_not_make_an_invisible_listener(room: str
     assert watcher.broadcast("text", "hello")["msg"] == "Message sent"
     assert mallory.wait_event("message")["data"]["message"]["value"] == "hello"
     assert mallory.call("broadcast-message", TEXT)["msg"] == "Message sent"
+
+
+def test_a_student_with_a_token_cannot_leave_invisibly_either(room: str, join: Joiner,
+                                                              raw: Callable[[], RawClient]) -> None:
+    teacher = join(room, token=token_of(TESS))
+    student = raw()
+    student.join(room, token=token_of(STU))
+    teacher.wait_for("user-connected")
+    student.send('42["disconnect"]')
+    assert refused(student.wait_event("error-response")) == "invalid_message"
+    sync(teacher)
+    assert "user-disconnected" not in names(teacher.events)
+    assert [u["ID"] for u in join(room, name="Newcomer").users][:2] == [TESS, STU]
 
 
 def test_a_client_connect_event_adds_no_guest_and_no_second_room(room: str, join: Joiner,
