@@ -10,6 +10,8 @@ refused with ``user_not_found``, and ``/healthz`` said ok. Helpers: stalekit.py.
 
 from __future__ import annotations
 
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,34 @@ def test_presence_feed_and_direct_messages_keep_working_past_stale_clients(
         assert dan.send(CAT, "text", "and back")["msg"] == "Message sent"
         assert cat.wait_message()["message"]["value"] == "and back"
         assert health(s1.url)[0] == 200 and health(s2.url)[0] == 200
+        for s in stale:
+            s.raw.close()
+    finally:
+        cluster.close()
+
+
+def test_sigterm_finishes_on_a_cluster_server_with_stale_clients(redis_server: RedisServer, tmp_path: Path) -> None:
+    cluster = Cluster(redis_server, tmp_path, server=PING)
+    try:
+        s1, s2 = cluster.start(2)
+        room = cluster.room()
+        ann = cluster.join(s1, room, ANN)  # first on s1: python-engineio's sweep then comes by each stale
+        bob = cluster.join(s2, room, BOB)  # client after both timed out, as it does on a busy server
+        stale = [stale_client(s1.url, room, "polling", f"Lid {i}") for i in range(2)]
+        # The first stale client was found and closed; its leave went through s1's feed to the other.
+        bob.wait_for("user-disconnected", lambda p: p["data"]["ID"] in {s.id for s in stale}, timeout=15)
+        assert s1.proc is not None
+        s1.proc.send_signal(signal.SIGTERM)
+        try:
+            s1.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"SIGTERM did not stop the server; its log:\n{s1.log()[-3000:]}")
+        assert "event=stopped" in s1.log()
+        # It left the cluster cleanly: the other server tells its users that both stale clients are gone.
+        bob.wait_for("user-disconnected", count=2, timeout=15)
+        assert gone(bob, [s.id for s in stale])()
+        bob.wait_for("user-disconnected", lambda p: p["data"]["ID"] == ANN, timeout=15)
+        assert ann.disconnect_reason is not None
         for s in stale:
             s.raw.close()
     finally:
