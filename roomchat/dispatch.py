@@ -198,11 +198,13 @@ _WIRE_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_n
 def _json_size(message: Message) -> int:
     try:
         text = _WIRE_JSON.encode(message.as_wire())
-    except (TypeError, ValueError):  # binary attachments decode to bytes
+        # A lone surrogate ("\ud800" in the JSON) is valid JSON but not Unicode: it cannot go out as UTF-8.
+        return len(text) if text.isascii() else len(text.encode())
+    except (TypeError, ValueError):  # binary attachments decode to bytes; UnicodeEncodeError is a ValueError
         raise Refusal(
-            "invalid_message", "A message's value must be JSON (no binary attachments, NaN or Infinity)"
+            "invalid_message",
+            "A message must be JSON text (no binary attachments, NaN, Infinity or lone surrogate escapes)",
         ) from None
-    return len(text) if text.isascii() else len(text.encode())
 
 
 def _name(fn: Callable[..., Any]) -> str:

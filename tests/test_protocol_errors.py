@@ -115,6 +115,18 @@ def test_non_json_numbers_are_an_invalid_message(trio: tuple[ChatClient, ...], v
     nothing_delivered(ann, bob, cid)
 
 
+@pytest.mark.parametrize("message", [
+    {"type": "x-text", "value": "half \ud800 a pair"}, {"type": "x-\udfff", "value": 1},
+    {"type": "x-text", "value": {"key \ud83d": "v"}},
+], ids=["value", "type", "key"])
+def test_lone_surrogates_are_an_invalid_message(trio: tuple[ChatClient, ...], message: dict[str, Any]) -> None:
+    """JSON may escape half of a surrogate pair; no recipient could be sent it as UTF-8, so it is refused."""
+    ann, bob, cid = trio
+    refusal_ack(ann.call("message", message, bob.id), "invalid_message")
+    refusal_ack(ann.call("broadcast-message", message), "invalid_message")
+    nothing_delivered(ann, bob, cid)
+
+
 # -- invalid_target and user_not_found ---------------------------------------------------------
 
 
