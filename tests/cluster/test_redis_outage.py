@@ -70,6 +70,7 @@ def test_redis_restart_is_survived_and_joins_are_refused_while_it_is_away(cluste
         wait_log(server, "event=redis_up")
         wait_log(server, "event=redis_data_lost")
         wait_log(server, "event=cluster_resync")
+    wait_log(late, "event=redis_up")  # it started during the outage: it refuses joins until its heartbeat gets through
     wait_subscribed(cluster, 3)
     cat = cluster.join(late, room, CAT)
     assert health(late) == (200, "ok")
