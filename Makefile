@@ -5,6 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config/roomchat.yaml
 PYTEST_ARGS ?=
+TEST_WORKERS ?= 4
 
 # The web client (web/, docs/web-client.md) is built into the package by npm; rebuilt only when
 # its lockfile or sources change.
@@ -46,7 +47,7 @@ check: install
 	$(BIN)/roomchat check $(CONFIG)
 
 test: install-test web-client
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # docs/images/*.png, taken in headless Chromium through a class on the default config (docs/web-client.md).
 screenshots: install-test web-client
