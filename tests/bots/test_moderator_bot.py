@@ -26,7 +26,7 @@ from roomchat_bots.moderator import Moderator
 
 from roomchat.clock import FakeClock
 from roomchat.testing import ChatClient, JoinRefused, RoomchatProcess, RoomchatThread
-from roomchat.testing.bots import BotThread
+from roomchat.testing.bots import BotThread, wait_until
 
 MODERATOR = 901
 TEACHER, GRACE, ALAN, ADMIN = 1, 2, 3, 4
@@ -418,7 +418,11 @@ def test_the_default_config_moderates_the_classroom() -> None:
             ChatClient(server.url, room="classroom", token="demo-teacher-ada") as ada, \
             ChatClient(server.url, room="classroom", token="demo-student-grace") as grace, \
             ChatClient(server.url, room="classroom", token="demo-student-alan") as alan:
-        assert MODERATOR in [u["ID"] for u in ada.users]
+        # The server answers /healthz before its own bots have connected; the moderator configures
+        # the classroom's filter as it joins: wait for that.
+        wait_until(lambda: "event=filter_configured room=classroom" in server.log(), "the moderator's rules are in")
+        assert MODERATOR in [u["ID"] for u in ada.users] or ada.wait_for(
+            "user-connected", lambda p: p["data"]["ID"] == MODERATOR)
         assert refused(said(grace, "what the f.u.c.k"), rule="words:profanity")
         assert notice(ada, action="warn", user=GRACE)["rule"] == "words:profanity"
         assert said(alan, "you are st00pid? no, stupid")["data"]["message"]["value"] == "you are st00pid? no, ******"
