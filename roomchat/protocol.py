@@ -25,6 +25,9 @@ ERROR_RESPONSE = "error-response"
 DIRECT = "message"
 BROADCAST = "broadcast-message"
 
+SENT = "Message sent"
+"""The ``msg`` of an accepted emit's ack (a refusal's ``msg`` is a sentence, and its ``data`` has a ``code``)."""
+
 MAX_SENT_NAME = 1024  # a longer name cannot be 64 characters once normalised: refused before any work
 _DIGITS = re.compile(r"[0-9]{1,30}")
 
