@@ -20,7 +20,7 @@ from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
 from . import engine, protocol  # engine: python-engineio's long-polling limits, set on import
-from .botrunner import BotHost
+from .bothost import BotHost
 from .clock import Clock
 from .config import Config, RoomConfig
 from .delivery import Delivery, FanoutManager
