@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from .webclient import WebAssets  # at run time: tests/test_hookspecs.py resolves every hook's annotations
+from .api import WebAssets  # at run time: tests/test_hookspecs.py resolves every hook's annotations
 
 if TYPE_CHECKING:
     from pydantic import BaseModel

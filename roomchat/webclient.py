@@ -26,10 +26,10 @@ import hashlib
 import json
 import logging
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .api import WebAssets
 from .logs import event
 
 if TYPE_CHECKING:
@@ -68,20 +68,6 @@ NOT_BUILT = (
     "<!doctype html><title>roomchat</title><h1>The web client is not built</h1>"
     "<p>Build it with <code>make run</code>, or <code>cd web &amp;&amp; npm ci &amp;&amp; npm run build</code>.</p>"
 )
-
-
-@dataclass(frozen=True)
-class WebAssets:
-    """A plugin's files for the web client (what ``roomchat_web_assets`` returns).
-
-    ``folder`` is served at ``/web/plugins/<plugin name>/``; ``entry`` is the
-    path (inside ``folder``) of the ES module the app imports. Its default
-    export is called with the app's API: ``registerRenderer(type, render)``
-    and safe DOM helpers (docs/plugins.md, "Rendering in the web client").
-    """
-
-    folder: Path
-    entry: str
 
 
 def content_security_policy(host: str | None) -> str:
