@@ -1,4 +1,4 @@
-"""The bot SDK: a bot is a class with handlers, actions, timers and per-room state.
+"""The bot SDK: a bot is a class with handlers, commands, actions, timers and per-room state.
 
 A bot is an ordinary user of the rooms it joins: it has an ``ID``, a ``role``
 and a ``name``, appears in ``initial-response``, triggers ``user-connected``,
@@ -6,7 +6,7 @@ and sends and receives the same events as anyone else. The same class runs
 inside ``roomchat serve`` (bots declared in the config's ``bots:``) or as a
 process of its own (``roomchat bot run KIND ...``); its code cannot tell which::
 
-    from roomchat.bot import Bot, BotRoom, BotSettings, Incoming, User
+    from roomchat.bot import Bot, BotRoom, BotSettings, Incoming, command
 
     class Echo(Bot):
         kind = "echo"
@@ -15,17 +15,26 @@ process of its own (``roomchat bot run KIND ...``); its code cannot tell which::
             prefix: str = ""
 
         async def on_direct_message(self, room: BotRoom, msg: Incoming) -> None:
-            await room.send(msg.from_id, msg.type, f"{self.settings.prefix}{msg.value}")
+            await msg.reply(f"{self.settings.prefix}{msg.value}", msg.type)
+
+        @command("shout", staff_only=True)
+        async def shout(self, room: BotRoom, msg: Incoming, text: str) -> None:
+            \"\"\"Say something to the whole room.\"\"\"
+            await room.broadcast("text", text.upper())
 
 Handlers (all optional, all ``async``): ``on_start``, ``on_join``,
 ``on_user_joined``, ``on_user_left``, ``on_room_message``,
-``on_direct_message``, ``on_leave``, ``on_stop``. A handler that raises is
-logged and the error goes no further: the bot, the room and its users carry on.
+``on_direct_message``, ``on_leave``, ``on_stop``; commands are ``@command``
+methods (``roomchat.client.commands``), refused ones go to
+``on_command_refused``. A handler that raises is logged and the error goes no
+further: the bot, the room and its users carry on. A room's handlers and its
+timers' callbacks run one at a time.
 
 Actions live on ``BotRoom``: ``send``, ``broadcast``, ``moderate``,
-``call_later`` (timers through the bot's clock), ``teachers``; per-room,
-per-bot state is the dict ``room.state``. Time is ``self.clock``: tests hand
-the bot a ``roomchat.clock.FakeClock`` and advance it (docs/bots.md).
+``call_later`` and ``timers`` (through the bot's clock), ``teachers``,
+``leave``; per-room, per-bot state is the dict ``room.state``; a received
+message answers itself with ``msg.reply(...)``. Time is ``self.clock``: tests
+hand the bot a ``roomchat.clock.FakeClock`` and advance it (docs/bots.md).
 
 Which users are bots: bots are configured, not announced on the wire (a User
 on the wire is exactly ``{"ID", "role", "name"}``). The runner tells the bot
@@ -37,14 +46,19 @@ never reach the handlers, so two bots cannot talk each other into a loop.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .clock import Clock, Timer, run_within
+from .client import wire
+from .client.ack import Ack
+from .client.commands import Command, CommandRefused, Commands, Invocation, command, read_command
+from .client.message import Incoming
+from .client.timers import Timers
+from .clock import Callback, Clock, Timer, run_within
 from .config import describe_error
 from .errors import ConfigError
 from .logs import event
@@ -57,21 +71,25 @@ __all__ = [
     "Bot",
     "BotRoom",
     "BotSettings",
+    "Command",
+    "CommandRefused",
     "Incoming",
     "Role",
     "Timer",
+    "Timers",
     "User",
+    "command",
 ]
 
 log = logging.getLogger("roomchat.bots")
 
 MODERATION_TYPE = "moderation"
-"""The message type moderation travels as (``broadcast-message``; the server consumes it)."""
+"""The message type moderation travels as (``broadcast-message``; the moderation plugin consumes it)."""
 
 MODERATION_ACTIONS = ("mute", "unmute", "kick", "ban", "unban", "lock", "unlock", "warn")
 """What ``BotRoom.moderate`` (and a teacher's ``moderation`` message) can do."""
 
-SENT = "Message sent"
+_NOT_CONNECTED = ("disconnected", "The bot is not connected to this room")
 
 
 class BotSettings(BaseModel):
@@ -80,63 +98,15 @@ class BotSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-@dataclass(frozen=True, slots=True)
-class Ack:
-    """The server's answer to something the bot sent: accepted (``ok``) or refused (``code``)."""
-
-    msg: str
-    data: Any
-
-    @property
-    def ok(self) -> bool:
-        """True when the server accepted the message."""
-        return self.msg == SENT
-
-    @property
-    def code(self) -> str | None:
-        """The refusal code (``muted``, ``forbidden``, ``disconnected``...), or None when accepted."""
-        if self.ok:
-            return None
-        return self.data.get("code") if isinstance(self.data, dict) else "invalid_ack"
-
-
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """A message the bot received.
-
-    ``sender`` is the sending User, or None when the room (ID 0) sent it or
-    the sender already left; ``from_id`` is always the sender's ID. ``direct``
-    is True for a message addressed to the bot (``message``), False for one
-    sent to the whole room (``broadcast-message``). ``id`` and ``time`` (ms
-    since the epoch) are the server's.
-    """
-
-    sender: User | None
-    from_id: int
-    type: str
-    value: Any
-    id: str | None
-    time: int | None
-    direct: bool
-
-    @property
-    def from_room(self) -> bool:
-        """True when the room itself (ID 0: the server or a plugin) sent it."""
-        return self.from_id == ROOM_ID
-
-    @property
-    def text(self) -> str:
-        """The value as text: the string itself, or '' for anything that is not a string."""
-        return self.value if isinstance(self.value, str) else ""
-
-
 class Link(Protocol):
-    """What a BotRoom sends through: one connection to one room (the runner provides it)."""
+    """What a BotRoom sends through: one connection to one room (the runner's ``RoomLink``)."""
 
     @property
     def connected(self) -> bool: ...
 
     async def call(self, event_name: str, *args: Any) -> Ack: ...
+
+    async def close(self) -> None: ...
 
 
 class BotRoom:
@@ -144,7 +114,9 @@ class BotRoom:
 
     ``name``; ``me`` (the bot's own User); ``users`` (ID -> User, the bot
     included, in order of joining); ``state`` (a dict for this bot in this
-    room, kept while the bot runs, across reconnects); ``clock``.
+    room, kept while the bot runs, across reconnects); ``clock``;
+    ``timers`` (the room's ``Timers``); ``lock`` (held while a handler or a
+    timer's callback runs).
     """
 
     def __init__(self, bot: Bot, name: str) -> None:
@@ -154,9 +126,12 @@ class BotRoom:
         self.users: dict[int, User] = {}
         self.state: dict[str, Any] = {}
         self.clock: Clock = bot.clock
+        self.lock = asyncio.Lock()
+        self.timers = Timers(bot.clock, lock=self.lock, run=bot._safely, label=f"timer in {name}")
+        self.reply_in_room = bot.reply_in_room
         self.joined = False
+        self.left = False
         self._link: Link | None = None
-        self._timers: set[Timer] = set()
 
     # -- actions --------------------------------------------------------------
 
@@ -172,10 +147,11 @@ class BotRoom:
                        reason: str = "", **extra: Any) -> Ack:
         """Mute, unmute, kick, ban, unban, warn a user, or lock/unlock the room.
 
-        Sends a ``moderation`` message, which the server carries out exactly as
-        it does a teacher's. ``seconds`` bounds a mute, ban or lock (None: until
-        undone). ``extra`` keys (``rule="flood"``, say) travel to the notices
-        the affected user and the room's teachers get. Check ``ack.ok``.
+        Sends a ``moderation`` message, which the server's moderation plugin
+        carries out exactly as it does a teacher's (needs that plugin in the
+        room). ``seconds`` bounds a mute, ban or lock (None: until undone).
+        ``extra`` keys (``rule="flood"``, say) travel to the notices the
+        affected user and the room's teachers get. Check ``ack.ok``.
         """
         value: dict[str, Any] = {"action": action, **extra}
         if user_id is not None:
@@ -186,21 +162,13 @@ class BotRoom:
             value["reason"] = reason
         return await self.broadcast(MODERATION_TYPE, value)
 
-    def call_later(self, seconds: float, callback: Callable[[], Awaitable[Any] | Any]) -> Timer:
-        """Run ``callback`` (sync or async, no arguments) after ``seconds`` of the bot's clock.
+    def call_later(self, seconds: float, callback: Callback, *, group: str = "") -> Timer:
+        """Run ``callback`` (sync or async, no arguments) after ``seconds`` of the bot's clock (``timers.call_later``).
 
         A callback that raises is logged, like a handler. ``timer.cancel()``
-        stops it; every timer stops when the bot stops.
+        stops it; every timer stops when the bot stops or leaves the room.
         """
-        timer: Timer
-
-        async def run() -> None:
-            self._timers.discard(timer)
-            await self.bot._safely(f"timer in {self.name}", callback)
-
-        timer = self.clock.call_later(seconds, run)
-        self._timers.add(timer)
-        return timer
+        return self.timers.call_later(seconds, callback, group=group)
 
     def teachers(self) -> list[User]:
         """The teachers and admins present (not bots, not the bot itself)."""
@@ -209,6 +177,16 @@ class BotRoom:
     def user(self, user_id: int) -> User | None:
         """The user with this ID if present."""
         return self.users.get(user_id)
+
+    async def leave(self) -> None:
+        """Leave the room for good: its timers stop, the connection closes and is not made again.
+
+        ``on_leave`` follows; a bot that left all its rooms stops (``on_stop``).
+        """
+        self.left = True
+        self.timers.close()
+        if self._link is not None:
+            await self._link.close()
 
     @property
     def connected(self) -> bool:
@@ -222,84 +200,105 @@ class BotRoom:
 
     async def _call(self, event_name: str, *args: Any) -> Ack:
         if self._link is None or not self._link.connected:
-            return Ack("The bot is not connected to this room", {"code": "disconnected"})
+            return Ack.refusal(*_NOT_CONNECTED)
         return await self._link.call(event_name, *args)
 
-    def _as_user(self, wire: dict[str, Any]) -> User:
-        return User.from_wire(wire, bot=int(wire["ID"]) in self.bot.bot_ids)
+    def _is_bot(self, user_id: int) -> bool:
+        return user_id in self.bot.bot_ids
 
-    async def _joined(self, link: Link, members: list[dict[str, Any]]) -> None:
-        self._link = link
-        users = [self._as_user(u) for u in members]
-        self.users = {u.id: u for u in users}
-        if users:
-            me = users[-1]
-            self.me = User(me.id, me.role, me.name, bot=True)
-            self.users[me.id] = self.me
-        self.joined = True
-        await self.bot._safely("on_join", self.bot.on_join, self)
+    async def _joined(self, link: Link, members: Any) -> None:
+        async with self.lock:
+            self._link = link
+            users = wire.read_users(members, self._is_bot)
+            self.users = {u.id: u for u in users}
+            if users:
+                me = users[-1]
+                self.me = User(me.id, me.role, me.name, bot=True)
+                self.users[me.id] = self.me
+            self.joined = True
+            await self.bot._safely("on_join", self.bot.on_join, self)
 
-    async def _user_joined(self, wire: dict[str, Any]) -> None:
-        user = self._as_user(wire)
-        self.users[user.id] = user
-        await self.bot._safely("on_user_joined", self.bot.on_user_joined, self, user)
+    async def _user_joined(self, data: Any) -> None:
+        user = wire.read_user(data, self._is_bot)
+        if user is None:
+            return
+        async with self.lock:
+            self.users[user.id] = user
+            await self.bot._safely("on_user_joined", self.bot.on_user_joined, self, user)
 
-    async def _user_left(self, wire: dict[str, Any]) -> None:
-        user = self.users.pop(int(wire["ID"]), None) or self._as_user(wire)
-        await self.bot._safely("on_user_left", self.bot.on_user_left, self, user)
+    async def _user_left(self, data: Any) -> None:
+        user = wire.read_user(data, self._is_bot)
+        if user is None:
+            return
+        async with self.lock:
+            user = self.users.pop(user.id, None) or user
+            await self.bot._safely("on_user_left", self.bot.on_user_left, self, user)
 
-    async def _message(self, data: dict[str, Any]) -> None:
-        from_id = int(data.get("from", ROOM_ID))
-        sender = self.users.get(from_id) if from_id != ROOM_ID else None
-        if self.bot.ignore_bots and from_id != self.me.id and (
-            from_id in self.bot.bot_ids or (sender is not None and sender.bot)
+    async def _message(self, data: Any) -> None:
+        msg = wire.read_message(data, self.users, room=self)
+        if msg is None:
+            return
+        sender = msg.sender
+        if self.bot.ignore_bots and msg.from_id != self.me.id and (
+            self._is_bot(msg.from_id) or (sender is not None and sender.bot)
         ):
             return
-        message = data.get("message") or {}
-        # Direct messages carry "to" (the addressed user's ID); broadcasts do not.
-        msg = Incoming(sender, from_id, str(message.get("type", "")), message.get("value"), data.get("id"),
-                       data.get("time"), direct="to" in data)
-        if msg.direct:
-            await self.bot._safely("on_direct_message", self.bot.on_direct_message, self, msg)
-        else:
-            await self.bot._safely("on_room_message", self.bot.on_room_message, self, msg)
+        async with self.lock:
+            await self.bot._route(self, msg)
 
     async def _left(self) -> None:
         if not self.joined:
             return
         self.joined = False
-        await self.bot._safely("on_leave", self.bot.on_leave, self)
+        async with self.lock:
+            await self.bot._safely("on_leave", self.bot.on_leave, self)
 
-    def _cancel_timers(self) -> None:
-        for timer in list(self._timers):
-            timer.cancel()
-        self._timers.clear()
+
+_COMMANDS: dict[type, Commands] = {}
 
 
 class Bot:
-    """Base class of every bot. Subclass it, set ``kind``, override the handlers you need.
+    """Base class of every bot. Subclass it, set ``kind``, override the handlers you need, add ``@command``s.
 
     Class attributes: ``kind`` (what ``bots: - kind:`` names), ``Settings``
     (a ``BotSettings`` subclass, validated at start-up), ``ignore_bots``,
     ``handler_timeout`` (seconds a handler or timer callback may take before
-    it is cut off and logged, so one stuck call cannot stop the bot; None: no limit).
+    it is cut off and logged, so one stuck call cannot stop the bot; None: no
+    limit), ``reply_in_room`` (``msg.reply`` answers in the room rather than
+    directly), and how commands arrive: ``command_prefixes``,
+    ``default_command``, ``command_type`` and ``command_key``,
+    ``room_commands``, ``command_help``.
     Instance attributes: ``settings`` (the validated model), ``log`` (a
     logger), ``clock`` (a ``roomchat.clock.Clock``), ``rooms`` (name ->
-    BotRoom), ``bot_ids`` (IDs of the users known to be bots).
+    BotRoom), ``bot_ids`` (IDs of the users known to be bots), ``commands``.
     """
 
     kind: ClassVar[str] = ""
     Settings: ClassVar[type[BotSettings]] = BotSettings
     ignore_bots: ClassVar[bool] = True
     handler_timeout: ClassVar[float | None] = 30.0
+    reply_in_room: ClassVar[bool] = False
+    command_prefixes: ClassVar[tuple[str, ...]] = ("/",)
+    """A text that starts with one of these is a command (``""``: every text)."""
+    default_command: ClassVar[str | None] = None
+    """The command a prefix alone means (``/quiz`` alone is the quiz's ``status``)."""
+    command_type: ClassVar[str | None] = None
+    """A message type whose every message is a command: its value ``{command_key: name, <argument>: ...}`` or a name."""
+    command_key: ClassVar[str] = "command"
+    room_commands: ClassVar[bool] = False
+    """True: commands are read from room (broadcast) messages too, not only from direct ones."""
+    command_help: ClassVar[str] = "Commands:"
+    """The first line of ``help_text()``."""
 
     def __init__(self, settings: BotSettings | dict[str, Any] | None = None, *, clock: Clock | None = None,
                  bot_ids: Iterable[int] = ()) -> None:
-        self.settings: Any = settings if isinstance(settings, self.Settings) else self.validate_settings(settings or {})
+        self.settings: Any = (settings if isinstance(settings, self.Settings)
+                              else self.validate_settings(settings if isinstance(settings, dict) else {}))
         self.clock: Clock = clock or Clock()
         self.log = logging.getLogger(f"roomchat.bots.{self.kind or type(self).__name__}")
         self.rooms: dict[str, BotRoom] = {}
         self.bot_ids: set[int] = set(bot_ids)
+        self.commands: Commands = self.command_table()
 
     @classmethod
     def validate_settings(cls, values: dict[str, Any], path: str = "settings", source: str = "<bot settings>") -> Any:
@@ -308,6 +307,14 @@ class Bot:
             return cls.Settings.model_validate(values)
         except ValidationError as exc:
             raise ConfigError(source, [describe_error(e, path, "setting") for e in exc.errors()]) from None
+
+    @classmethod
+    def command_table(cls) -> Commands:
+        """The class's ``@command`` methods (read once per class; TypeError when one cannot be a command)."""
+        table = _COMMANDS.get(cls)
+        if table is None:
+            table = _COMMANDS[cls] = Commands.of(cls)
+        return table
 
     # -- handlers: override the ones you need -------------------------------------
 
@@ -327,13 +334,39 @@ class Bot:
         """A message sent to the whole room (by a user, or by the room itself: ``msg.from_room``)."""
 
     async def on_direct_message(self, room: BotRoom, msg: Incoming) -> None:
-        """A message sent to the bot alone."""
+        """A message sent to the bot alone (that is not a command)."""
+
+    async def on_command_refused(self, room: BotRoom, msg: Incoming, refusal: CommandRefused) -> None:
+        """A command that was not carried out (unknown, forbidden, bad arguments, or refused by its handler).
+
+        By default the sender gets ``refusal.message`` as a ``text`` (``msg.reply``).
+        """
+        await msg.reply(refusal.message)
 
     async def on_leave(self, room: BotRoom) -> None:
-        """The bot's connection to ``room`` closed (it reconnects by itself; ``on_join`` follows)."""
+        """The bot's connection to ``room`` closed (it reconnects by itself, unless it ``leave()``-d)."""
 
     async def on_stop(self) -> None:
         """Once, when the bot stops (after leaving its rooms)."""
+
+    # -- commands -------------------------------------------------------------------
+
+    def read_command(self, msg: Incoming) -> Invocation | None:
+        """The command ``msg`` gives (by ``command_type`` or a text's prefix), or None; CommandRefused if it is
+        a command message that names none."""
+        return read_command(msg.type, msg.value, command_type=self.command_type, key=self.command_key,
+                            prefixes=self.command_prefixes, default=self.default_command)
+
+    async def run_command(self, room: BotRoom, msg: Incoming, command: Command, arguments: Mapping[str, Any]) -> None:
+        """Carry a command out: call its handler with the validated ``arguments``. Override it to wrap every command."""
+        await command.handler(self, room, msg, **arguments)
+
+    def help_text(self, user: User | None = None) -> str:
+        """The generated help: ``command_help``, then each command ``user`` may use with its arguments."""
+        prefix = next(iter(self.command_prefixes), "")
+        if prefix and prefix[-1].isalnum():
+            prefix += " "
+        return self.commands.help(user, header=self.command_help, prefix=prefix)
 
     # -- internals ----------------------------------------------------------------
 
@@ -344,7 +377,32 @@ class Bot:
             room = self.rooms[name] = BotRoom(self, name)
         return room
 
-    async def _safely(self, what: str, fn: Callable[..., Any], *args: Any) -> None:
+    async def _route(self, room: BotRoom, msg: Incoming) -> None:
+        """A message: to its command, or to ``on_direct_message`` / ``on_room_message``."""
+        if len(self.commands) and not msg.from_room and (msg.direct or self.room_commands):
+            try:
+                call = self.read_command(msg)
+            except CommandRefused as refusal:
+                await self._safely("on_command_refused", self.on_command_refused, room, msg, refusal)
+                return
+            if call is not None:
+                await self._safely(f"command {call.name}", self._command, room, msg, call)
+                return
+        if msg.direct:
+            await self._safely("on_direct_message", self.on_direct_message, room, msg)
+        else:
+            await self._safely("on_room_message", self.on_room_message, room, msg)
+
+    async def _command(self, room: BotRoom, msg: Incoming, call: Invocation) -> None:
+        try:
+            found, arguments = self.commands.resolve(call, msg.sender)
+            await self.run_command(room, msg, found, arguments)
+        except CommandRefused as refusal:
+            event(log, "bot_command_refused", bot=self.kind or type(self).__name__, room=room.name,
+                  command=refusal.name or call.name, code=refusal.code)
+            await self.on_command_refused(room, msg, refusal)
+
+    async def _safely(self, what: str, fn: Any, *args: Any) -> None:
         """Run a handler or timer callback; a failure is logged and goes no further."""
         try:
             await run_within(self.handler_timeout, fn, *args)
@@ -357,5 +415,4 @@ class Bot:
 
     def _stop_timers(self) -> None:
         for room in self.rooms.values():
-            room._cancel_timers()
-
+            room.timers.close()

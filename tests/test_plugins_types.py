@@ -73,7 +73,7 @@ def test_a_valid_value_is_delivered_normalised(room) -> None:
     ack = ann.broadcast("order", {"dish": "tea"})
     assert ack.ok
     got = bob.receive(type="order")
-    assert got.sender == ann.id
+    assert got.from_id == ann.id and got.sender is not None and got.sender.name == "Ann"
     # the model's default filled in, and the transform step upper-cased the dish
     assert got.value == {"dish": "TEA", "count": 1}
     assert ack.value == got.value

@@ -9,7 +9,9 @@ from typing import Any, Self
 
 import socketio
 
+from ..client.wire import data_of, read_user, read_users
 from ..requires import require
+from ..users import User
 
 
 class JoinRefused(Exception):
@@ -48,6 +50,7 @@ class ChatClient:
         self.transport = transport
         self.timeout = timeout
         self.events: list[tuple[str, Any]] = []
+        self.known_users: dict[int, User] = {}  # everyone this connection has seen in its room, by ID
         self.refusal: JoinRefused | None = None
         self.disconnect_reason: str | None = None
         self._cond = threading.Condition()
@@ -172,8 +175,13 @@ class ChatClient:
     # -- internals ------------------------------------------------------------
 
     def _record(self, event: str, *args: Any) -> None:
+        payload = args[0] if len(args) == 1 else list(args)
         with self._cond:
-            self.events.append((event, args[0] if len(args) == 1 else list(args)))
+            if event == "initial-response":
+                self.known_users.update((u.id, u) for u in read_users(data_of(payload)))
+            elif event == "user-connected" and (user := read_user(data_of(payload))) is not None:
+                self.known_users[user.id] = user
+            self.events.append((event, payload))
             self._cond.notify_all()
 
     def _on_connect_error(self, data: Any = None) -> None:

@@ -37,71 +37,22 @@ import itertools
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from ..client.ack import Ack
+from ..client.message import Incoming
+from ..client.wire import read_message
 
 if TYPE_CHECKING:
     from .client import ChatClient
     from .servers import RoomchatThread
 
 ROOM = "test"
-SENT = "Message sent"
 
-
-@dataclass(frozen=True)
-class Ack:
-    """The server's answer to one emit: accepted (``ok``) or refused (``code``, ``errors``)."""
-
-    msg: str
-    data: Any
-
-    @classmethod
-    def of(cls, payload: Any) -> Ack:
-        """Read an ack payload ``{"msg", "data"}``."""
-        return cls(payload["msg"], payload["data"])
-
-    @property
-    def ok(self) -> bool:
-        """True when the message was accepted."""
-        return self.msg == SENT
-
-    @property
-    def code(self) -> str | None:
-        """The refusal code (``validation_failed``, ``plugin_error``...), or None when accepted."""
-        return None if self.ok else self.data.get("code")
-
-    @property
-    def errors(self) -> list[dict[str, Any]]:
-        """Field-level errors of a ``validation_failed`` refusal (``loc``, ``msg``, ``type``)."""
-        return [] if self.ok else list(self.data.get("errors", []))
-
-    @property
-    def value(self) -> Any:
-        """The accepted message's value as recipients got it (after transforms)."""
-        return self.data["message"]["value"] if self.ok else None
-
-
-@dataclass(frozen=True)
-class Received:
-    """One ``message`` event a user got."""
-
-    sender: int
-    type: str
-    value: Any
-    id: str | None
-    data: dict[str, Any] = field(repr=False)
-
-    @classmethod
-    def of(cls, data: dict[str, Any]) -> Received:
-        """Read the ``data`` of a ``message`` event."""
-        return cls(data["from"], data["message"]["type"], data["message"]["value"], data.get("id"), data)
-
-    @property
-    def from_room(self) -> bool:
-        """True when the room (a plugin or the server, ID 0) sent it."""
-        return self.sender == 0
+Received = Incoming
+"""One ``message`` event a user got: the client SDK's ``Incoming`` (``sender``, ``from_id``, ``from_room``, ...)."""
 
 
 class RoomUser:
@@ -137,13 +88,18 @@ class RoomUser:
 
     def messages(self, type: str | None = None, sender: RoomUser | int | None = None) -> list[Received]:
         """The messages received so far, optionally only of one type or from one sender (0: the room)."""
-        return [m for m in map(Received.of, self.client.messages()) if _matches(m, type, sender)]
+        return [m for m in map(self._read, self.client.messages()) if _matches(m, type, sender)]
 
     def receive(self, type: str | None = None, sender: RoomUser | int | None = None, count: int = 1,
                 timeout: float | None = None) -> Received:
         """Wait until ``count`` matching messages arrived; return the ``count``-th."""
-        data = self.client.wait_message(lambda d: _matches(Received.of(d), type, sender), timeout, count)
-        return Received.of(data)
+        data = self.client.wait_message(lambda d: _matches(self._read(d), type, sender), timeout, count)
+        return self._read(data)
+
+    def _read(self, data: dict[str, Any]) -> Received:
+        msg = read_message(data, self.client.known_users)
+        assert msg is not None, f"not a message: {data!r}"
+        return msg
 
     def sync(self) -> None:
         """Wait until everything the server sent this user so far has arrived.
@@ -165,7 +121,7 @@ class RoomUser:
 def _matches(message: Received, type: str | None, sender: RoomUser | int | None) -> bool:
     if type is not None and message.type != type:
         return False
-    return sender is None or message.sender == (sender.id if isinstance(sender, RoomUser) else sender)
+    return sender is None or message.from_id == (sender.id if isinstance(sender, RoomUser) else sender)
 
 
 class RoomHarness:

@@ -24,7 +24,7 @@ def test_the_room_answers_everyone_with_the_roll(roomchat_room):
         assert len(answer.value["rolls"]) == 3 and all(1 <= r <= 6 for r in answer.value["rolls"])
         assert answer.value["total"] == sum(answer.value["rolls"])
     bob.sync()
-    assert [m.sender for m in bob.messages(type="dice")] == [0]  # the request itself was consumed
+    assert [m.from_id for m in bob.messages(type="dice")] == [0]  # the request itself was consumed
 
 
 @pytest.mark.parametrize("dice", ["4d6", "1d1", "d6", "2x6", ""])
