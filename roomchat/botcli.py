@@ -210,7 +210,7 @@ def _kind(args: argparse.Namespace, entry: Entry | None) -> str:
 
 def _settings(args: argparse.Namespace, entry: Entry | None, bot_class: type[Bot]) -> Any:
     if args.settings:
-        values = read_yaml(args.settings)
+        values = read_yaml(args.settings, under="settings")  # its errors say settings.<key>, at the key's line
         if values is not None and not isinstance(values, dict):
             raise ConfigError(args.settings, ["(top level): the settings file must be a mapping of setting: value"])
         return bot_class.validate_settings(values or {}, "settings", args.settings)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .positions import place_of
+
 
 class Refusal(Exception):
     """A refused connection or emit, with a code from PROTOCOL.md.
@@ -25,13 +27,27 @@ class Refusal(Exception):
 
 
 class ConfigError(Exception):
-    """A configuration that cannot be used: names the file, key path and what was expected."""
+    """A configuration that cannot be used: names the file, the line, the key path and what was expected.
+
+    ``problems`` are ``key.path: what was expected`` lines (or ``positions.Problem``
+    texts that say where they are). When ``source`` is a YAML file roomchat read,
+    each problem is printed at its line, as compilers do:
+    ``config/roomchat.yaml:42: rooms.lobby.max_users: ...``; ``places`` holds
+    ``config/roomchat.yaml:42`` (or just the source, when no line is known).
+    """
+
+    what = "invalid configuration"
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
         self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{source}: invalid configuration\n{lines}")
+        self.places = [place_of(source, problem) for problem in problems]
+        super().__init__(f"{source}: {self.what}\n" + "\n".join(self.located()))
+
+    def located(self) -> list[str]:
+        """Each problem as printed: ``file:line: problem``, or ``  - problem`` where the line is not known."""
+        return [f"{place}: {problem}" if place != self.source else f"  - {problem}"
+                for place, problem in zip(self.places, self.problems, strict=True)]
 
 
 class CommandError(Exception):

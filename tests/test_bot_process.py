@@ -214,7 +214,8 @@ def test_bot_run_refuses_the_entrys_bad_settings_naming_the_key(tmp_path: Path) 
     path = entry_config(tmp_path, free_port(), settings={"wrod": "typo"})
     done = roomchat("bot", "run", "--config", str(path), "--id", "82", env={"TEST_PARROT_TOKEN": PARROT_TOKEN})
     assert done.returncode == 2
-    assert f"{path}: invalid configuration\n  - bots.1.settings.wrod: unknown setting" in done.stderr
+    assert re.search(rf"^{re.escape(str(path))}: invalid configuration\n{re.escape(str(path))}:\d+: "
+                     r"bots\.1\.settings\.wrod: unknown setting", done.stderr, re.MULTILINE), done.stderr
     assert f"run `roomchat check {path}`" in done.stderr, "roomchat check validates this entry too"
 
 

@@ -222,14 +222,16 @@ def test_check_reports_every_problem_of_a_bank_one_per_line(tmp_path) -> None:
     })
     done = roomchat("check", str(path))
     assert done.returncode == 2
-    prefix = f"  - bots.0.settings.banks: bank 'bad' ({tmp_path / 'bad.yaml'}): "
+    # each at the config's banks key (line 13) and at the bank's own line of the question or key
+    prefix = f"{path}:13: bots.0.settings.banks: bank 'bad' ({tmp_path / 'bad.yaml'}"
     assert done.stderr.splitlines() == [
         f"{path}: invalid configuration",
-        prefix + "question 1 (questions.0): answer 'five' is not one of the options; give an option's text or its "
-                 "letter (A to B)",
-        prefix + "question 2 (questions.1), key 'answr': unknown key (check its spelling, or remove it)",
-        prefix + "question 2 (questions.1): give either 'answer' (one) or 'answers' (a list), not both and not neither",
-        prefix + "question 4 (questions.3), key 'time_limit': Input should be greater than 0",
+        prefix + ":2): question 1 (questions.0): answer 'five' is not one of the options; give an option's text or "
+                 "its letter (A to B)",
+        prefix + ":8): question 2 (questions.1), key 'answr': unknown key (check its spelling, or remove it)",
+        prefix + ":7): question 2 (questions.1): give either 'answer' (one) or 'answers' (a list), not both and not "
+                 "neither",
+        prefix + ":13): question 4 (questions.3), key 'time_limit': Input should be greater than 0",
     ]
 
 

@@ -1,5 +1,5 @@
-"""The YAML config: a bad file stops start-up with messages naming the file, the key path and
-what was expected (``roomchat check`` and ``roomchat serve``); unknown keys are errors; YAML 1.1
+"""The YAML config: a bad file stops start-up with messages naming the file, the line, the key path
+and what was expected (``roomchat check`` and ``roomchat serve``); unknown keys are errors; YAML 1.1
 booleans (``yes``, ``no``, ``on``, ``off``) stay strings.
 """
 
@@ -49,104 +49,105 @@ rooms:
     admit: [users, guests]
 """
 
-# (YAML, the lines the error must contain): path, what was expected, what was found.
-BAD: dict[str, tuple[str, list[str]]] = {
+# (YAML, the line (and column) the error is at, what its line must contain): the key path first (or
+# "not valid YAML"), what was expected, what was found. The line must read FILE:LINE: KEY.PATH: ...
+BAD: dict[str, tuple[str, str, list[str]]] = {
     "unknown-room-key": (
         "rooms:\n  lobby:\n    admitt: [guests]\n",
-        ["rooms.lobby.admitt", "unknown key"]),
+        "3", ["rooms.lobby.admitt", "unknown key"]),
     "unknown-top-key": (
         "romos:\n  lobby: {}\n",
-        ["romos", "unknown key"]),
+        "1", ["romos", "unknown key"]),
     "unknown-server-key": (
         "server:\n  create_room: true\n",
-        ["server.create_room", "unknown key"]),
+        "2", ["server.create_room", "unknown key"]),
     "unknown-rate-key": (
         "rooms:\n  r:\n    rate_limit: {messages: 5, seconds: 10}\n",
-        ["rooms.r.rate_limit.seconds", "unknown key"]),
+        "3", ["rooms.r.rate_limit.seconds", "unknown key"]),
     "unknown-user-key": (
         "users:\n  - {ID: 1, name: Tess, role: TEACHER, token: tok-teacher-tess, email: t@example.org}\n",
-        ["users.0.email", "unknown key"]),
+        "2", ["users.0.email", "unknown key"]),
     "negative-max-users": (
         "rooms:\n  r:\n    max_users: -1\n",
-        ["rooms.r.max_users", "greater than 0", "-1"]),
+        "3", ["rooms.r.max_users", "greater than 0", "-1"]),
     "bad-message-types": (
         "rooms:\n  r:\n    message_types: closed\n",
-        ["rooms.r.message_types", "'open' or 'known'", "closed"]),
+        "3", ["rooms.r.message_types", "'open' or 'known'", "closed"]),
     "bad-admit": (
         "rooms:\n  r:\n    admit: [everyone]\n",
-        ["rooms.r.admit.0", "'users', 'jwt' or 'guests'", "everyone"]),
+        "3", ["rooms.r.admit.0", "'users', 'jwt' or 'guests'", "everyone"]),
     "bad-role": (
         "users:\n  - {ID: 1, name: Tess, role: BOSS, token: tok-teacher-tess}\n",
-        ["users.0.role", "'ADMIN', 'TEACHER' or 'STUDENT'", "BOSS"]),
+        "2", ["users.0.role", "'ADMIN', 'TEACHER' or 'STUDENT'", "BOSS"]),
     "bad-room-role": (
         "rooms:\n  r:\n    roles: [TEACHER, PARENT]\n",
-        ["rooms.r.roles.1", "PARENT"]),
+        "3", ["rooms.r.roles.1", "PARENT"]),
     "missing-user-name": (
         "users:\n  - {ID: 1, role: TEACHER, token: tok-teacher-tess}\n",
-        ["users.0.name", "required"]),
+        "2", ["users.0.name", "required"]),
     "short-token": (
         "users:\n  - {ID: 1, name: Tess, role: TEACHER, token: abc}\n",
-        ["users.0.token", "at least 8"]),
+        "2", ["users.0.token", "at least 8"]),
     "duplicate-ids": (
         ("users:\n  - {ID: 1, name: A, role: TEACHER, token: tok-aaaaaaaa}\n"
         "  - {ID: 1, name: B, role: STUDENT, token: tok-bbbbbbbb}\n"),
-        ["users.1.ID", "listed twice", "users.0.ID"]),
+        "3", ["users.1.ID", "listed twice", "users.0.ID"]),
     "id-in-guest-range": (
         "auth: {guest_id_start: 100}\nusers:\n  - {ID: 100, name: A, role: TEACHER, token: tok-aaaaaaaa}\n",
-        ["users.0.ID", "guest range", "guest_id_start"]),
+        "3", ["users.0.ID", "guest range", "guest_id_start"]),
     "bot-id-twice": (
         ("bots:\n  - {kind: echo, ID: 900, name: One, rooms: [r]}\n"
          "  - {kind: echo, ID: 900, name: Two, rooms: [r]}\n"),
-        ["bots.1.ID", "listed twice", "bots.0.ID"]),
+        "3", ["bots.1.ID", "listed twice", "bots.0.ID"]),
     "bot-has-a-users-id": (
         ("users:\n  - {ID: 7, name: A, role: TEACHER, token: tok-aaaaaaaa}\n"
          "bots:\n  - {kind: echo, ID: 7, name: Echo, rooms: [r]}\n"),
-        ["bots.0.ID", "listed twice", "users.0.ID"]),
+        "4", ["bots.0.ID", "listed twice", "users.0.ID"]),
     "bot-in-guest-range": (
         "auth: {guest_id_start: 100}\nbots:\n  - {kind: echo, ID: 100, name: Echo, rooms: [r]}\n",
-        ["bots.0.ID", "guest range", "guest_id_start"]),
+        "3", ["bots.0.ID", "guest range", "guest_id_start"]),
     "guest-ids-past-javascript": (
         "auth: {guest_id_start: 9000000000000000}\n",
-        ["auth.guest_id_start", "2**53", "JavaScript"]),
+        "1", ["auth.guest_id_start", "2**53", "JavaScript"]),
     "name-with-a-control-character": (
         'users:\n  - {ID: 1, name: "Tess\\nAdmin", role: TEACHER, token: tok-aaaaaaaa}\n',
-        ["users.0.name", "control characters"]),
+        "2", ["users.0.name", "control characters"]),
     "name-of-invisible-characters": (
         'bots:\n  - {kind: echo, ID: 900, name: "\\u200b\\u202e", rooms: [r]}\n',
-        ["bots.0.name", "visible character"]),
+        "2", ["bots.0.name", "visible character"]),
     "name-too-long": (
         "users:\n  - {ID: 1, name: " + "x" * 65 + ", role: TEACHER, token: tok-aaaaaaaa}\n",
-        ["users.0.name", "at most 64"]),
+        "2", ["users.0.name", "at most 64"]),
     "zero-id": (
         "users:\n  - {ID: 0, name: Room, role: ADMIN, token: tok-aaaaaaaa}\n",
-        ["users.0.ID", "greater than 0"]),
+        "2", ["users.0.ID", "greater than 0"]),
     "not-a-number": (
         "server:\n  port: eighty\n",
-        ["server.port", "integer", "eighty"]),
+        "2", ["server.port", "integer", "eighty"]),
     "port-out-of-range": (
         "server:\n  port: 70000\n",
-        ["server.port", "65535"]),
+        "2", ["server.port", "65535"]),
     "bool-expected": (
         "server:\n  create_rooms: maybe\n",
-        ["server.create_rooms", "boolean", "maybe"]),
+        "2", ["server.create_rooms", "boolean", "maybe"]),
     "rooms-a-list": (
         "rooms: [lobby]\n",
-        ["rooms", "dictionary"]),
+        "1", ["rooms", "dictionary"]),
     "top-level-a-list": (
         "- rooms\n",
-        ["dictionary"]),
+        "1", ["(top level)", "dictionary"]),
     "yaml-syntax": (
         "rooms:\n  lobby: {admit: [guests]\n",
-        ["not valid YAML", "line "]),
+        "3:1", ["not valid YAML", "expected ',' or '}'"]),
     "tab-indent": (
         "rooms:\n\tlobby: {}\n",
-        ["not valid YAML", "line 2"]),
+        "2:1", ["not valid YAML", "found character"]),
     "missing-env-token": (
         "users:\n  - {ID: 1, name: Tess, role: TEACHER, token: {env: RC_TEST_NOT_SET_ANYWHERE}}\n",
-        ["users.0.token", "RC_TEST_NOT_SET_ANYWHERE", "not set"]),
+        "2", ["users.0.token", "RC_TEST_NOT_SET_ANYWHERE", "not set"]),
     "bad-env-ref": (
         "users:\n  - {ID: 1, name: Tess, role: TEACHER, token: {variable: X}}\n",
-        ["users.0.token"]),
+        "2", ["users.0.token"]),
 }
 
 
@@ -167,20 +168,23 @@ def test_check_exits_2_on_a_bad_file(tmp_path: Path, clean_env: dict[str, str]) 
     path = write(tmp_path, BAD["unknown-room-key"][0])
     done = check(path, clean_env)
     assert done.returncode == 2 and done.stdout == ""
-    assert f"{path}: invalid configuration" in done.stderr and "rooms.lobby.admitt: unknown key" in done.stderr
+    assert done.stderr.splitlines() == [f"{path}: invalid configuration",
+                                        f"{path}:3: rooms.lobby.admitt: unknown key (check its spelling, or remove it)"]
 
 
 @pytest.mark.parametrize("case", list(BAD))
 def test_a_bad_config_names_file_key_and_expectation(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                       case: str) -> None:
-    text, expected = BAD[case]
+    text, where, expected = BAD[case]
     path = write(tmp_path, text)
     done = check_here(path, capsys)
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert done.stdout == ""
-    assert str(path) in done.stderr
+    assert done.stderr.startswith(f"{path}: invalid configuration\n")
+    line = next((line for line in done.stderr.splitlines() if line.startswith(f"{path}:{where}: {expected[0]}")), None)
+    assert line is not None, (where, expected[0], done.stderr)
     for part in expected:
-        assert part in done.stderr, (part, done.stderr)
+        assert part in line, (part, line)
     assert "Traceback" not in done.stderr
     assert "roomchat check" not in done.stderr, "no hint to run the command that just ran"
 
@@ -189,8 +193,8 @@ def test_every_problem_is_listed_at_once(tmp_path: Path, capsys: pytest.CaptureF
     path = write(tmp_path, "server:\n  port: -5\n  colour: blue\nrooms:\n  r:\n    max_users: 0\n")
     done = check_here(path, capsys)
     assert done.returncode == 2
-    for part in ("server.port", "server.colour", "rooms.r.max_users"):
-        assert part in done.stderr
+    for part in ("2: server.port", "3: server.colour", "6: rooms.r.max_users"):
+        assert f"{path}:{part}: " in done.stderr
 
 
 def test_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -210,7 +214,7 @@ def test_serve_with_a_bad_file_exits_with_the_message(tmp_path: Path, clean_env:
     done = subprocess.run([sys.executable, "-m", "roomchat", "serve", "--config", str(path), "--port", str(port)],
                           capture_output=True, text=True, env=clean_env, timeout=60, check=False)
     assert done.returncode == 2
-    assert str(path) in done.stderr and "rooms.lobby.max_users" in done.stderr and "lots" in done.stderr
+    assert f"{path}:3: rooms.lobby.max_users: " in done.stderr and "lots" in done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -218,7 +222,7 @@ def test_serve_with_a_missing_token_variable_exits(tmp_path: Path, clean_env: di
     path = write(tmp_path, "users:\n  - {ID: 1, name: Tess, role: TEACHER, token: {env: RC_TEST_UNSET_TOKEN}}\n")
     with pytest.raises(RuntimeError) as info:
         RoomchatProcess(path, env=clean_env).start()
-    assert "RC_TEST_UNSET_TOKEN" in str(info.value) and "users.0.token" in str(info.value)
+    assert "RC_TEST_UNSET_TOKEN" in str(info.value) and f"{path}:2: users.0.token: " in str(info.value)
 
 
 # -- YAML 1.1 booleans stay strings ------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, StringConstraints, ValidationError, model_validator
 
 from roomchat.errors import ConfigError
+from roomchat.positions import Problem
 from roomchat.yamlfile import parse_yaml, read_yaml
 
 from .matching import match_choice, match_free, normalize, option_key, parse_truth
@@ -27,12 +28,9 @@ MAX_OPTIONS = 26
 
 
 class BankError(ConfigError):
-    """A question bank that cannot be used; ``problems`` name the question and key."""
+    """A question bank that cannot be used; ``problems`` name the question and key (and the line, from a file)."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
-        super().__init__(source, problems)
-        lines = "\n".join(f"  - {p}" for p in problems)
-        self.args = (f"{source}: invalid question bank\n{lines}",)
+    what = "invalid question bank"
 
 
 class _Strict(BaseModel):
@@ -216,14 +214,14 @@ def _where(loc: tuple[Any, ...]) -> str:
 _UNION_TAGS = {"str", "bool", "int", "float"}
 
 
-def _describe(error: Any, within: tuple[Any, ...] = ()) -> str:
+def _describe(error: Any, within: tuple[Any, ...] = ()) -> Problem:
     loc = (*within, *error["loc"])
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown key (check its spelling, or remove it)"
     elif loc and loc[-1] in _UNION_TAGS:  # one error per kind of answer pydantic tried: say it once
         loc, message = loc[:-1], "must be text, a number, or true/false"
-    return f"{_where(loc)}: {message}"
+    return Problem(f"{_where(loc)}: {message}", key=loc)
 
 
 def _problems(exc: ValidationError, within: tuple[Any, ...] = ()) -> list[str]:
@@ -242,17 +240,19 @@ def _shape_problems(item: dict[str, Any]) -> list[str]:
 def _read_question(index: int, item: Any, bank: BankSpec) -> tuple[Question | None, list[str]]:
     """One question compiled, or every problem it has (its keys, its shape, its answers)."""
     where = f"question {index + 1} (questions.{index})"
+    key = ("questions", index)
     if not isinstance(item, dict):
-        return None, [f"{where}: a question is a mapping with 'question' and 'answer' (got {type(item).__name__})"]
+        return None, [Problem(f"{where}: a question is a mapping with 'question' and 'answer' "
+                              f"(got {type(item).__name__})", key)]
     try:
         spec = QuestionSpec.model_validate(item)
     except ValidationError as exc:
         return None, list(dict.fromkeys([*_problems(exc, ("questions", index)),
-                                         *(f"{where}: {p}" for p in _shape_problems(item))]))
+                                         *(Problem(f"{where}: {p}", key) for p in _shape_problems(item))]))
     try:
         return _compile(spec, bank), []
     except ValueError as exc:
-        return None, [f"{where}: {exc}"]
+        return None, [Problem(f"{where}: {exc}", key)]
 
 
 def parse_bank(data: Any, source: str, name: str | None = None) -> Bank:

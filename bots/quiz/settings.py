@@ -61,7 +61,7 @@ class QuizSettings(BotSettings, Scoring):
             try:
                 load_bank(path, name)
             except BankError as exc:
-                problems += [f"bank {name!r} ({exc.source}): {problem}" for problem in exc.problems]
+                problems += [f"bank {name!r} ({place}): {problem}" for place, problem in zip(exc.places, exc.problems)]
         if problems:
             raise ValueError("\n".join(problems))  # one line each: QuizBot.validate_settings lists them apart
         return banks
