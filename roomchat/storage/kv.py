@@ -1,0 +1,332 @@
+"""The durable key-value store: today's ``KeyValueStore`` operations, kept in the database.
+
+Plugins' state (polls and their votes, the moderation plugin's bans, mutes and
+locks, the moderator's rules and offence records) and bots' (the quiz's season
+leaderboard) outlive a restart here.
+
+- ``DatabaseKeyValue``: the store on one database (one server, or a bot's own
+  connection to the configured storage: ``open_bot_store``). Expiry times are
+  absolute, on the clock it is given (the server's), so a TTL means the same
+  after a restart; expired entries read as missing and the sweep deletes them.
+- ``Namespaced``: a view whose keys are ``<namespace>:<key>`` underneath (a
+  plugin's or a bot's own namespace).
+- ``WriteThrough``: a cluster's store. Redis stays the fast path (every read,
+  and the atomic decisions: ``incr``, ``hash_set(only_if_new)``); each change is
+  then written to the database, which keeps what Redis alone would lose (a
+  Redis restarted without persistence, flushed, replaced). ``restore`` puts the
+  database's live entries back into Redis; the cluster calls it when it finds
+  Redis empty (``event=redis_data_lost``, or the first server of a new Redis).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import BigInteger, Text, and_, case, cast, delete, or_, select
+
+from ..logs import event
+from ..state.base import KeyValueStore
+from .config import StorageConfig, driver_url
+from .database import Database, open_database
+from .errors import StorageError, StorageUnavailable
+from .schema import kv, kv_fields
+
+log = logging.getLogger("roomchat.storage")
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One live entry, for ``WriteThrough.restore``: a value or a hash's fields, and seconds left (None: no end)."""
+
+    key: str
+    value: Any
+    fields: dict[str, Any] | None
+    ttl: float | None
+
+
+class DatabaseKeyValue(KeyValueStore):
+    """``KeyValueStore`` on the ``kv`` and ``kv_fields`` tables; ``now`` is the clock expiry times are read on."""
+
+    def __init__(self, db: Database, now: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.now = now
+
+    def _alive(self, now: float) -> Any:
+        return or_(kv.c.expires_at.is_(None), kv.c.expires_at > now)
+
+    def _expired(self, now: float) -> Any:
+        return and_(kv.c.expires_at.is_not(None), kv.c.expires_at <= now)
+
+    async def get(self, key: str) -> Any:
+        """The value at ``key``, or None (missing, expired, or a hash)."""
+        return (await self.get_many([key]))[0]
+
+    async def get_many(self, keys: Sequence[str]) -> list[Any]:
+        """The values at ``keys``, in order (None where missing), in one read."""
+        if not keys:
+            return []
+        now = self.now()
+        async with self.db.transaction(readonly=True) as conn:
+            rows = await conn.execute(select(kv.c.key, kv.c.value).where(
+                kv.c.key.in_(set(keys)), kv.c.kind == "value", self._alive(now)))
+            found = {row.key: row.value for row in rows}
+        return [json.loads(found[k]) if k in found else None for k in keys]
+
+    async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        """Store ``value`` at ``key`` (replacing a hash), forgotten after ``ttl`` seconds if given."""
+        expires = self.now() + ttl if ttl is not None else None
+        stmt = self.db.insert(kv).values(key=key, kind="value", value=_dump(value), expires_at=expires)
+        async with self.db.transaction() as conn:
+            await conn.execute(delete(kv_fields).where(kv_fields.c.key == key))
+            await conn.execute(stmt.on_conflict_do_update(index_elements=[kv.c.key], set_={
+                "kind": "value", "value": stmt.excluded.value, "expires_at": stmt.excluded.expires_at}))
+
+    async def put_int(self, key: str, value: int) -> None:
+        """Store the integer ``value`` at ``key``, keeping its expiry (what Redis' INCR decided, written through)."""
+        stmt = self.db.insert(kv).values(key=key, kind="value", value=str(value), expires_at=None)
+        async with self.db.transaction() as conn:
+            await conn.execute(stmt.on_conflict_do_update(index_elements=[kv.c.key],
+                                                          set_={"kind": "value", "value": stmt.excluded.value}))
+
+    async def delete(self, key: str) -> bool:
+        """Forget ``key``; True if it held something live."""
+        now = self.now()
+        async with self.db.transaction() as conn:
+            live = await conn.scalar(select(kv.c.key).where(kv.c.key == key, self._alive(now)))
+            await conn.execute(delete(kv_fields).where(kv_fields.c.key == key))
+            await conn.execute(delete(kv).where(kv.c.key == key))
+        return live is not None
+
+    async def _hash_row(self, conn: Any, key: str, now: float, ttl: float | None) -> None:
+        """Make ``key`` a live hash (emptied if it had expired), with the expiry ``ttl`` gives or it had."""
+        row = (await conn.execute(select(kv.c.kind, kv.c.expires_at).where(kv.c.key == key))).first()
+        expired = row is not None and row.expires_at is not None and row.expires_at <= now
+        if row is not None and expired:
+            await conn.execute(delete(kv_fields).where(kv_fields.c.key == key))
+        elif row is not None and row.kind != "hash":
+            raise StorageError(f"key {key!r} holds a value, not a hash")
+        expires = now + ttl if ttl is not None else (None if row is None or expired else row.expires_at)
+        stmt = self.db.insert(kv).values(key=key, kind="hash", value=None, expires_at=expires)
+        await conn.execute(stmt.on_conflict_do_update(index_elements=[kv.c.key], set_={
+            "kind": "hash", "value": None, "expires_at": stmt.excluded.expires_at}))
+
+    async def hash_set(self, key: str, field: str, value: Any, only_if_new: bool = False,
+                       ttl: float | None = None) -> bool:
+        """Set one field of the hash at ``key``; with ``only_if_new``, not if it exists. True if set."""
+        stmt = self.db.insert(kv_fields).values(key=key, field=field, value=_dump(value))
+        async with self.db.transaction() as conn:
+            await self._hash_row(conn, key, self.now(), ttl)
+            if only_if_new:
+                result = await conn.execute(stmt.on_conflict_do_nothing())
+                return bool(result.rowcount)
+            await conn.execute(stmt.on_conflict_do_update(index_elements=[kv_fields.c.key, kv_fields.c.field],
+                                                          set_={"value": stmt.excluded.value}))
+            return True
+
+    async def hash_incr(self, key: str, field: str, amount: int = 1) -> int:
+        """Add to the integer in one field of the hash at ``key`` (0 if missing); the result (a leaderboard's score)."""
+        stmt = self.db.insert(kv_fields).values(key=key, field=field, value=str(amount))
+        update = stmt.on_conflict_do_update(
+            index_elements=[kv_fields.c.key, kv_fields.c.field],
+            set_={"value": cast(cast(kv_fields.c.value, BigInteger) + amount, Text)}).returning(kv_fields.c.value)
+        async with self.db.transaction() as conn:
+            await self._hash_row(conn, key, self.now(), None)
+            return int(await conn.scalar(update))
+
+    async def hash_get_all(self, key: str) -> dict[str, Any]:
+        """Every field of the live hash at ``key``."""
+        now = self.now()
+        async with self.db.transaction(readonly=True) as conn:
+            rows = await conn.execute(select(kv_fields.c.field, kv_fields.c.value)
+                                      .join(kv, kv.c.key == kv_fields.c.key)
+                                      .where(kv_fields.c.key == key, self._alive(now)))
+            return {row.field: json.loads(row.value) for row in rows}
+
+    async def incr(self, key: str, amount: int = 1) -> int:
+        """Add to the integer at ``key`` (0 if missing or expired) and return the result; its expiry stays."""
+        now = self.now()
+        expired = self._expired(now)
+        stmt = self.db.insert(kv).values(key=key, kind="value", value=str(amount), expires_at=None)
+        update = stmt.on_conflict_do_update(index_elements=[kv.c.key], set_={
+            "value": case((expired, str(amount)), else_=cast(cast(kv.c.value, BigInteger) + amount, Text)),
+            "expires_at": case((expired, None), else_=kv.c.expires_at),
+        }).returning(kv.c.value)
+        async with self.db.transaction() as conn:
+            return int(await conn.scalar(update))
+
+    async def sweep(self) -> int:
+        """Delete expired entries; how many keys went."""
+        now = self.now()
+        async with self.db.transaction() as conn:
+            gone = select(kv.c.key).where(self._expired(now))
+            await conn.execute(delete(kv_fields).where(kv_fields.c.key.in_(gone)))
+            result = await conn.execute(delete(kv).where(self._expired(now)))
+            return int(result.rowcount or 0)
+
+    async def entries(self, prefix: str = "") -> AsyncIterator[Entry]:
+        """Every live entry (whose key starts with ``prefix``), values and hashes."""
+        now = self.now()
+        async with self.db.transaction(readonly=True) as conn:
+            rows = (await conn.execute(select(kv.c.key, kv.c.kind, kv.c.value, kv.c.expires_at).where(
+                kv.c.key.startswith(prefix, autoescape=True), self._alive(now)).order_by(kv.c.key))).all()
+            fields: dict[str, dict[str, Any]] = {}
+            for row in await conn.execute(select(kv_fields.c.key, kv_fields.c.field, kv_fields.c.value).where(
+                    kv_fields.c.key.startswith(prefix, autoescape=True))):
+                fields.setdefault(row.key, {})[row.field] = json.loads(row.value)
+        for row in rows:
+            ttl = row.expires_at - now if row.expires_at is not None else None
+            if row.kind == "hash":
+                yield Entry(row.key, None, fields.get(row.key, {}), ttl)
+            else:
+                yield Entry(row.key, json.loads(row.value), None, ttl)
+
+
+class Namespaced(KeyValueStore):
+    """A view of a store whose keys are ``<namespace>:<key>`` underneath: one plugin's or one bot's."""
+
+    def __init__(self, store: KeyValueStore, namespace: str) -> None:
+        if not namespace or ":" in namespace:
+            raise ValueError(f"a namespace is a non-empty name without ':' (got {namespace!r})")
+        self.store = store
+        self.namespace = namespace
+
+    def _key(self, key: str) -> str:
+        return f"{self.namespace}:{key}"
+
+    async def get(self, key: str) -> Any:
+        return await self.store.get(self._key(key))
+
+    async def get_many(self, keys: Sequence[str]) -> list[Any]:
+        """The values at ``keys``, in order."""
+        getter = getattr(self.store, "get_many", None)
+        if getter is not None:
+            return list(await getter([self._key(k) for k in keys]))
+        return [await self.store.get(self._key(k)) for k in keys]
+
+    async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        await self.store.set(self._key(key), value, ttl)
+
+    async def delete(self, key: str) -> bool:  # type: ignore[override]
+        return bool(await self.store.delete(self._key(key)))
+
+    async def hash_set(self, key: str, field: str, value: Any, only_if_new: bool = False,
+                       ttl: float | None = None) -> bool:
+        return await self.store.hash_set(self._key(key), field, value, only_if_new, ttl)
+
+    async def hash_get_all(self, key: str) -> dict[str, Any]:
+        return await self.store.hash_get_all(self._key(key))
+
+    async def hash_incr(self, key: str, field: str, amount: int = 1) -> int:
+        """Add to the integer in one field of a hash (stores that have it: ``DatabaseKeyValue``)."""
+        return int(await self.store.hash_incr(self._key(key), field, amount))  # type: ignore[attr-defined]
+
+    async def incr(self, key: str, amount: int = 1) -> int:
+        return await self.store.incr(self._key(key), amount)
+
+
+class WriteThrough(KeyValueStore):
+    """Redis (``fast``) answers; every change is then written to the database (``durable``).
+
+    A change Redis made is in effect even if the database cannot take it then:
+    the store logs ``state_not_durable`` once per outage (the change would not
+    outlive a loss of Redis' data) and ``state_durable`` when writes work again.
+    """
+
+    def __init__(self, fast: KeyValueStore, durable: DatabaseKeyValue) -> None:
+        self.fast = fast
+        self.durable = durable
+        self._failing = False
+
+    async def _through(self, write: Callable[[], Any]) -> None:
+        try:
+            await write()
+        except StorageUnavailable as exc:
+            if not self._failing:
+                event(log, "state_not_durable", logging.WARNING, reason=exc.reason,
+                      effect="changes hold in Redis and are written to the database again once it answers")
+                self._failing = True
+            return
+        if self._failing:
+            event(log, "state_durable", url=self.durable.db.url)
+            self._failing = False
+
+    async def get(self, key: str) -> Any:
+        return await self.fast.get(key)
+
+    async def get_many(self, keys: Sequence[str]) -> list[Any]:
+        """The values at ``keys``, in order, from Redis."""
+        getter = getattr(self.fast, "get_many", None)
+        if getter is not None:
+            return list(await getter(keys))
+        return [await self.fast.get(k) for k in keys]
+
+    async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        await self.fast.set(key, value, ttl)
+        await self._through(lambda: self.durable.set(key, value, ttl))
+
+    async def delete(self, key: str) -> bool:  # type: ignore[override]
+        existed = await self.fast.delete(key)
+        await self._through(lambda: self.durable.delete(key))
+        return bool(existed)
+
+    async def hash_set(self, key: str, field: str, value: Any, only_if_new: bool = False,
+                       ttl: float | None = None) -> bool:
+        done = await self.fast.hash_set(key, field, value, only_if_new, ttl)
+        if done:
+            await self._through(lambda: self.durable.hash_set(key, field, value, False, ttl))
+        return done
+
+    async def hash_get_all(self, key: str) -> dict[str, Any]:
+        return await self.fast.hash_get_all(key)
+
+    async def incr(self, key: str, amount: int = 1) -> int:
+        value = await self.fast.incr(key, amount)
+        await self._through(lambda: self.durable.put_int(key, value))
+        return value
+
+    async def restore(self) -> int:
+        """Put every live entry of the database back into Redis (after Redis lost its data); how many keys."""
+        count = 0
+        async for entry in self.durable.entries():
+            if entry.fields is not None:
+                for name, value in entry.fields.items():
+                    await self.fast.hash_set(entry.key, name, value, False, entry.ttl)
+            else:
+                await self.fast.set(entry.key, entry.value, entry.ttl)
+            count += 1
+        event(log, "state_restored", keys=count)
+        return count
+
+
+class BotStore(Namespaced):
+    """A bot's durable store (``open_bot_store``): its own namespace on the configured database."""
+
+    def __init__(self, db: Database, namespace: str, now: Callable[[], float] = time.time) -> None:
+        super().__init__(DatabaseKeyValue(db, now), namespace)
+        self.db = db
+
+    async def close(self) -> None:
+        """Close the bot's connection to the database."""
+        await self.db.close()
+
+
+async def open_bot_store(settings: StorageConfig, namespace: str, base_dir: str | Path | None = None,
+                         now: Callable[[], float] = time.time) -> BotStore:
+    """The durable store of one bot (``bot:<kind>`` by convention), on the storage its config names.
+
+    A bot run by ``roomchat serve`` gets the server's store instead; one run by
+    ``roomchat bot run --config`` (another process) opens the same database
+    with this (migrating it first if no server has yet).
+    """
+    db = await open_database(driver_url(settings.url, base_dir))
+    return BotStore(db, namespace, now)
