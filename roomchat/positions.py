@@ -107,6 +107,11 @@ def remember(source: str, lines: KeyLines) -> None:
         _FILES.popitem(last=False)
 
 
+def key_lines(source: str) -> KeyLines | None:
+    """The key lines recorded for ``source`` (None if it was not read, or has been forgotten)."""
+    return _FILES.get(_file_key(source))
+
+
 def forget(source: str) -> None:
     """Drop what is known of ``source`` (its text was not read as a file, or is gone)."""
     _FILES.pop(_file_key(source), None)

@@ -74,11 +74,14 @@ def parse_yaml(text: str, source: str, under: str = "") -> Any:
 def _key_lines(loader: _Loader, root: yaml.Node, under: str) -> dict[str, int]:
     """The 1-based line of every key path below ``root``: a mapping's keys, a sequence's items (``users.0``).
 
-    A node reached again through an alias is not walked again (its keys are
-    placed where the anchor is): the walk stays linear in the text, however
-    many times an alias repeats it. Merge keys (``<<: *base``) were already
-    flattened into the mapping by the constructor, and a key written in the
-    mapping itself wins over a merged one, as in the data.
+    The walk goes in the order of the text. A node reached again through an
+    alias is not walked again (the keys inside it are placed at the alias's
+    key, their nearest ancestor): the walk stays linear in the text, however
+    many times an alias repeats it. PyYAML's composer keeps no position of
+    an alias itself, so a sequence item that is an alias is placed at its
+    anchor. Merge keys (``<<: *base``) were already flattened into the
+    mapping by the constructor, and a key written in the mapping itself wins
+    over a merged one, as in the data.
     """
     lines: dict[str, int] = {}
     if under:
@@ -99,7 +102,7 @@ def _key_lines(loader: _Loader, root: yaml.Node, under: str) -> dict[str, int]:
             children = {str(index): (item, item) for index, item in enumerate(node.value)}
         else:
             continue
-        for key, (where, value_node) in children.items():
+        for key, (where, value_node) in reversed(children.items()):  # reversed: popped in the text's order
             child = f"{path}.{key}" if path else key
             lines[child] = where.start_mark.line + 1
             stack.append((child, value_node))
