@@ -51,6 +51,27 @@ def test_edit_distance_counts_swaps_as_one_edit() -> None:
     assert edit_distance("abc", "abcdefgh", limit=2) == 3  # stops early past the limit
 
 
+def reference_distance(a: str, b: str) -> int:
+    """The optimal string alignment distance, written out: the dynamic programme matching.py had before rapidfuzz."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+@given(st.text(alphabet="abcé ", max_size=10), st.text(alphabet="abcé ", max_size=10), st.none() | st.integers(0, 3))
+def test_edit_distance_is_the_optimal_string_alignment(a: str, b: str, limit: int | None) -> None:
+    """rapidfuzz's OSA is the distance the quiz always used (a small alphabet, so swaps and repeats are common)."""
+    expected = reference_distance(a, b)
+    assert edit_distance(a, b, limit) == (expected if limit is None else min(expected, limit + 1))
+
+
 @given(st.text(max_size=12), st.text(max_size=12))
 def test_edit_distance_is_a_symmetric_bounded_measure(a: str, b: str) -> None:
     d = edit_distance(a, b)
