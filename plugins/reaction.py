@@ -7,8 +7,9 @@ one), but any id the clients agree on (a string without white space or
 invisible characters, or an integer); without it the reaction is on the
 room. The server keeps no history, so it checks the id's form, not that the
 message exists or that the sender saw it. ``emoji`` is one emoji: a
-pictograph (optionally with a skin tone or presentation selector), a flag, a
-keycap, or such elements joined by ZWJ (👩‍💻), at most 16 code points.
+pictograph (Unicode's Extended_Pictographic, from ICU; optionally with a skin
+tone or presentation selector), a flag, a keycap, or such elements joined by
+ZWJ (👩‍💻), at most 16 code points.
 Reactions are delivered like any message, to one user or to the room;
 clients group them under ``message``.
 Settings: ``allowed`` (default: any emoji), a room's own short list.
@@ -20,6 +21,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
+import icu
 from pydantic import AfterValidator, BaseModel, Field, PlainValidator, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -30,19 +32,30 @@ from ._fields import OPEN, SETTINGS, as_sent, bare_as, identifier
 MAX_EMOJI = 16
 """Code points in the longest emoji accepted (a family with skin tones is about 10)."""
 
-# Extended_Pictographic, approximately: symbols, dingbats and the emoji planes,
-# without the regional indicators (flags) and skin-tone modifiers handled below.
-_PICTOGRAPH = (
-    "\u00a9\u00ae\u203c\u2049\u2122\u2139\u2194-\u2199\u21a9\u21aa\u231a\u231b\u2328\u23cf\u23e9-\u23f3"
-    "\u23f8-\u23fa\u24c2\u25aa\u25ab\u25b6\u25c0\u25fb-\u25fe\u2600-\u27bf\u2934\u2935\u2b05-\u2b07"
-    "\u2b1b\u2b1c\u2b50\u2b55\u3030\u303d\u3297\u3299"
-    "\U0001f000-\U0001f1e5\U0001f200-\U0001f3fa\U0001f400-\U0001faff"
-)
+
+def _code_points(property_set: str) -> str:
+    """The body of a ``re`` character class holding ICU's ``property_set`` (``[:Extended_Pictographic:]``).
+
+    The emoji properties come from ICU (PyICU-wheels, the same ICU as roomchat/names.py), so they follow
+    Unicode as ICU is upgraded. Extended_Pictographic takes in the code points Unicode keeps for emoji
+    not yet encoded (1FC00..1FFFD, and the unassigned ones of the emoji blocks): emoji newer than this ICU
+    are accepted as well. It replaced a hand-written approximation that let in 773 code points that are
+    not pictographs (arrows, brackets, check marks and squared letters such as 🄰) and missed ⎈ and the
+    reserved ranges.
+    """
+    return "".join(re.escape(lo) if lo == hi else f"{re.escape(lo)}-{re.escape(hi)}"
+                   for lo, hi in icu.UnicodeSet(property_set).ranges())
+
+
+_PICTOGRAPH = _code_points("[:Extended_Pictographic:]")
+_SKIN_TONE = _code_points("[:Emoji_Modifier:]")
+_FLAG_LETTER = _code_points("[:Regional_Indicator:]")
+# One element of an emoji ZWJ sequence, after UTS #51's grammar (emoji_zwj_element and friends).
 _ELEMENT = (
     "(?:[0-9#*]\ufe0f?\u20e3"                             # keycap: 1️⃣
-    "|[\U0001f1e6-\U0001f1ff]{2}"                          # flag: two regional indicators
+    f"|[{_FLAG_LETTER}]{{2}}"                               # flag: two regional indicators
     "|\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f"        # subdivision flag (tag sequence)
-    f"|[{_PICTOGRAPH}][\ufe0e\ufe0f]?[\U0001f3fb-\U0001f3ff]?\ufe0f?)"  # pictograph, selector, skin tone
+    f"|[{_PICTOGRAPH}][\ufe0e\ufe0f]?[{_SKIN_TONE}]?\ufe0f?)"  # pictograph, selector, skin tone
 )
 _EMOJI = re.compile(f"{_ELEMENT}(?:\u200d{_ELEMENT})*")
 MAX_ID = 128

@@ -49,6 +49,27 @@ def test_single_emoji_of_every_shape_are_accepted(room, emoji: str) -> None:
     assert ack.ok and ack.value["emoji"] == emoji
 
 
+@pytest.mark.parametrize("emoji", [
+    "🫩",           # face with bags under eyes: Unicode 16, the newest ICU knows
+    "🫪",           # U+1FAEA, encoded after this ICU: Unicode keeps the emoji blocks' free code points pictographic
+    "\U0001fc00",   # the block Unicode reserves for emoji to come
+    "⎈",            # helm symbol: a pictograph the hand-written table left out
+])
+def test_emoji_are_what_unicode_says_newer_ones_included(room, emoji: str) -> None:
+    """Extended_Pictographic from ICU, not a hand-written table of ranges."""
+    ack = room.join("Ann").broadcast("reaction", {"message": "abc-1", "emoji": emoji})
+    assert ack.ok and ack.value["emoji"] == emoji
+
+
+@pytest.mark.parametrize("symbol", ["🄰", "➘", "✓", "❨", "🜁", "🠀"])
+def test_symbols_that_are_not_pictographs_are_refused(room, symbol: str) -> None:
+    """A squared letter, arrows, a check mark, a bracket, an alchemical symbol: the old table let them in."""
+    ann, bob = room.join("Ann"), room.join("Bob")
+    ack = ann.broadcast("reaction", {"message": "abc-1", "emoji": symbol})
+    assert ack.code == "validation_failed" and ack.errors[0]["type"] == "not_emoji"
+    assert nothing_received(bob, "reaction")
+
+
 @pytest.mark.parametrize("emoji", ["", "a", "1", ":+1:", "👍👍", "👍 ", "🇫", "\u200d👍", "👍\u200d", "🏽", "😀" * 20,
                                    "<script>", 128077, None])
 def test_anything_but_one_emoji_is_refused(room, emoji: object) -> None:
