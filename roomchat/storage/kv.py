@@ -322,7 +322,7 @@ class BotStore(Namespaced):
 
 async def open_bot_store(settings: StorageConfig, namespace: str, base_dir: str | Path | None = None,
                          now: Callable[[], float] = time.time) -> BotStore:
-    """The durable store of one bot (``bot:<kind>`` by convention), on the storage its config names.
+    """The durable store of one bot (``bot.<kind>`` by convention: plugins have the plain names), on the storage its config names.
 
     A bot run by ``roomchat serve`` gets the server's store instead; one run by
     ``roomchat bot run --config`` (another process) opens the same database

@@ -79,7 +79,7 @@ _FLOOR = """
 local last = tonumber(redis.call('GET', KEYS[1]) or '0')
 local floor = tonumber(ARGV[1])
 if floor > last then redis.call('SET', KEYS[1], string.format('%016.0f', floor)) end
-return redis.call('GET', KEYS[1])
+return redis.call('GET', KEYS[1]) or '0'
 """
 
 

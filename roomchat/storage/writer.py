@@ -57,6 +57,7 @@ class HistoryWriter:
         self.committed = 0        # messages committed since start
         self.not_kept = 0         # messages dropped (queue full, or refused by the database) since start
         self.committed_through = 0  # the id of the last message committed
+        self.failed_attempts = 0    # commits the database refused as unavailable, since start
         self._down: StorageUnavailable | None = None
         self._kept_while_down = 0
         self._lost_while_down = 0
@@ -162,6 +163,7 @@ class HistoryWriter:
                 log.exception("history on_commit failed")
 
     def _went_down(self, exc: StorageUnavailable) -> None:
+        self.failed_attempts += 1
         if self._down is None:
             event(log, "history_store_down", logging.WARNING, reason=exc.reason, queued=len(self._queue),
                   effect=f"messages are delivered; history waits in memory (at most {self.queue_max}) and is "

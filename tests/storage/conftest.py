@@ -66,24 +66,31 @@ def pg_database() -> Iterator[str]:
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def _emptied(url: str) -> str:
+    async def empty() -> None:
+        from sqlalchemy import text
+
+        db = await open_database(url, migrate=False)
+        async with db.transaction() as conn:
+            await conn.execute(text(f"TRUNCATE {', '.join(t.name for t in metadata.sorted_tables)}"))
+        await db.close()
+
+    asyncio.run(empty())
+    return url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A driver URL of an empty, migrated database: SQLite, then PostgreSQL."""
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'roomchat.sqlite3'}"
-    url = request.getfixturevalue("pg_database")
+    return _emptied(request.getfixturevalue("pg_database"))
 
-    async def empty() -> None:
-        db = await open_database(url, migrate=False)
-        async with db.transaction() as conn:
-            from sqlalchemy import text
 
-            names = ", ".join(t.name for t in metadata.sorted_tables)
-            await conn.execute(text(f"TRUNCATE {names}"))
-        await db.close()
-
-    asyncio.run(empty())
-    return url
+@pytest.fixture
+def pg_url(pg_database: str) -> str:
+    """The PostgreSQL database, emptied: what the servers of a cluster share."""
+    return _emptied(pg_database)
 
 
 @pytest.fixture

@@ -1,0 +1,56 @@
+"""Guest IDs through the database: never one given before, by any process, whatever the clock says."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from roomchat.state.base import guest_id_floor
+from roomchat.storage.database import open_database
+from roomchat.storage.guests import DatabaseGuestIds
+
+pytestmark = pytest.mark.anyio
+START = 1_000_000
+
+
+async def test_ids_follow_the_clock_and_never_repeat_across_processes(db_url: str) -> None:
+    dbs = [await open_database(db_url) for _ in range(2)]
+    try:
+        a, b = (DatabaseGuestIds(db, START) for db in dbs)
+        given = await asyncio.gather(*(x.allocate() for _ in range(20) for x in (a, b)))
+        ids = [g.id for g in given]
+        assert len(set(ids)) == 40 and min(ids) >= guest_id_floor(START) - 10**7
+        assert sorted(g.number for g in given) == list(range(1, 41))
+    finally:
+        for db in dbs:
+            await db.close()
+
+
+async def test_a_clock_set_back_does_not_reuse_an_id(db_url: str) -> None:
+    db = await open_database(db_url)
+    before = await DatabaseGuestIds(db, START).allocate()
+    await db.close()
+    db = await open_database(db_url)  # restarted, with the clock an hour behind
+    try:
+        behind = DatabaseGuestIds(db, START, now_us=lambda: before.id - START - 3_600_000_000)
+        after = await behind.allocate()
+        assert after.id == before.id + 1 and after.number == before.number + 1
+        assert await behind.highest() == after.id
+        await behind.remember(after.id + 1000)  # a cluster writes Redis' counter back
+        assert (await behind.allocate()).id == after.id + 1001
+    finally:
+        await db.close()
+
+
+async def test_the_clock_alone_while_the_database_is_down() -> None:
+    from roomchat.storage.database import Database, create_engine
+
+    down = Database(create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/none"))
+    try:
+        ids = DatabaseGuestIds(down, START)
+        first, second = await ids.allocate(), await ids.allocate()
+        assert first.id >= guest_id_floor(START) - 10**7 and second.id > first.id
+        assert (first.number, second.number) == (1, 2)
+    finally:
+        await down.close()
