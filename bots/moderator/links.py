@@ -1,4 +1,20 @@
-"""Finding links in a text: ``http(s)://...``, ``www....`` and bare domains with a common top-level domain."""
+"""Finding links in a text: ``http(s)://...``, ``www....`` and bare domains with a common top-level domain.
+
+Why a short list of top-level domains and not all of them (issue 11 asked): a
+link with a scheme or ``www.`` is found whatever its ending, so the list only
+decides which bare ``word.word`` are links. The Public Suffix List (as
+``tldextract`` 5.4 ships it) has 1,444 ICANN top-level domains, among them
+``py``, ``sh``, ``md``, ``rs``, ``zip``, ``mov`` and ``java`` (so ``main.py``,
+``run.sh``, ``README.md``, ``photos.zip`` would be links in a coding class)
+and everyday words (``you``, ``how``, ``now``, ``day``, ``new``, ``one``,
+``run``, ``fun``, ``car``: "see you.how are" would be one). The moderator
+would block or report students for file names and a missing space. So the
+list below stays hand-picked: the generic endings most links use, the
+country codes of the places our users are, and the free or cheap ones that
+spam favours (``tk``, ``ml``, ``ga``, ``cf``, ``gq``, ``xyz``, ``top``,
+``click``). A bare domain with another ending is not caught; a teacher's
+``patterns`` can add one.
+"""
 
 from __future__ import annotations
 
