@@ -27,6 +27,7 @@ from pydantic import (
 from . import backlog
 from .errors import ConfigError
 from .names import CONTROL, MAX_NAME, normalise
+from .storage.config import HistoryConfig, RoomHistory, StorageConfig
 from .users import Role
 from .yamlfile import read_yaml
 
@@ -98,6 +99,8 @@ class RoomConfig(Strict):
     rate_limit: RateLimit | None = Field(default_factory=RateLimit)
     max_message_bytes: PositiveInt = 64 * 1024
     plugins: RoomPlugins = Field(default_factory=RoomPlugins)
+    history: RoomHistory = Field(
+        default_factory=HistoryConfig, description="{keep, max_age} of this room's history, or off (docs/storage.md)")
 
     @property
     def admits_guests(self) -> bool:
@@ -239,7 +242,7 @@ class ClusterConfig(Strict):
 
 
 class Config(Strict):
-    """The whole configuration file."""
+    """The whole configuration file (``storage`` and rooms' ``history``: roomchat/storage/config.py)."""
 
     server: ServerConfig = Field(default_factory=ServerConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
@@ -248,6 +251,7 @@ class Config(Strict):
     plugins: PluginsConfig = Field(default_factory=PluginsConfig)
     bots: list[BotConfig] = Field(default_factory=list)
     cluster: ClusterConfig | None = None
+    storage: StorageConfig = Field(default_factory=StorageConfig)
 
 
 def id_problems(config: Config) -> list[str]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator
 
@@ -52,26 +52,34 @@ class _Strict(BaseModel):
 class HistoryConfig(_Strict):
     """How much of a room's history is kept: the last ``keep`` messages, none older than ``max_age``.
 
-    Either limit may be null (no limit of that kind). ``history: off`` in a room
-    keeps nothing: its messages are not recorded and what was kept goes at the
-    next sweep.
+    Either limit may be null (no limit of that kind). ``history: off`` (or
+    ``off: true``) keeps nothing: the room's messages are not recorded and what
+    was kept goes at the next sweep.
     """
 
     keep: PositiveInt | None = Field(1000, description="the room keeps at most this many messages (null: no limit)")
     max_age: Duration | None = Field(
         30 * 86400.0, description="messages older than this go (30d, 12h, 15m, seconds; null: no limit)")
+    off: bool = Field(False, description="true: the room keeps no history (what `history: off` says)")
+
+    @property
+    def kept(self) -> HistoryConfig | None:
+        """These settings, or None when the room keeps no history (what ``History``'s room settings return)."""
+        return None if self.off else self
 
 
 def history_setting(value: Any) -> Any:
-    """``history: off`` (YAML reads ``off`` as false) or ``false`` mean no history; ``on``/``true`` the defaults."""
-    if value is True:
+    """``history: off`` or ``false`` mean no history; ``on`` or ``true`` the defaults; else a mapping."""
+    if value is True or value == "on":
         return {}
-    if value in (False, "off"):
-        return False
+    if value is False or value == "off":
+        return {"off": True}
+    if not isinstance(value, dict | HistoryConfig):
+        raise ValueError(f"expected off, on, or {{keep: 1000, max_age: 30d}} (got {value!r})")
     return value
 
 
-RoomHistory = Annotated[HistoryConfig | Literal[False], BeforeValidator(history_setting)]
+RoomHistory = Annotated[HistoryConfig, BeforeValidator(history_setting)]
 
 
 class StorageConfig(_Strict):
