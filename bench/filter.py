@@ -19,6 +19,9 @@ backtracking matcher work hard:
 - ``domain-chain``, ``www``, ``schemes``: the link finder's (``a.a.a.``,
   ``www.www.``, ``http://http://``);
 - ``lookalikes``, ``fullwidth``: non-ASCII text through case folding and look-alikes;
+- ``many-letters``: every letter of the Basic Multilingual Plane in turn (tens of thousands
+  of distinct characters, more than the per-character fold's cache holds, so each is folded
+  afresh: ICU's skeleton and transliteration for the look-alike scripts' letters);
 - ``capitals``: shouting, redacted to lower case;
 - ``(a+)+$``: the issue's catastrophic teacher pattern on ``aaa...a!``;
 - ``x.*y|x``: a teacher pattern that makes every search scan to the end.
@@ -34,6 +37,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,8 +62,14 @@ def classroom_rules() -> dict[str, Any]:
 
 
 def repeat_to(unit: str, size: int) -> str:
-    """``unit`` repeated to ``size`` bytes of UTF-8 (about)."""
-    return unit * max(1, size // len(unit.encode()))
+    """``unit`` repeated (or cut) to ``size`` bytes of UTF-8 (about)."""
+    whole = unit * max(1, size // len(unit.encode()))
+    return whole[:max(1, len(whole) * size // len(whole.encode()))] if len(whole.encode()) > size * 1.1 else whole
+
+
+# Every letter of the BMP, in code point order, a space after every eighth: words of distinct letters.
+_ALL_LETTERS = [chr(cp) for cp in range(0x80, 0x10000) if unicodedata.category(chr(cp)).startswith("L")]
+LETTERS = " ".join("".join(_ALL_LETTERS[i:i + 8]) for i in range(0, len(_ALL_LETTERS), 8))
 
 
 SHAPES: dict[str, Callable[[int], str]] = {
@@ -75,6 +85,7 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "schemes": lambda n: repeat_to("http://", n),
     "lookalikes": lambda n: repeat_to("Ѕһіt ", n),
     "fullwidth": lambda n: repeat_to("ｆ", n),
+    "many-letters": lambda n: repeat_to(LETTERS, n),
     "capitals": lambda n: repeat_to("WHY NOT ", n),
     "(a+)+$": lambda n: repeat_to("a", n - 1) + "!",
     "x.*y|x": lambda n: repeat_to("x ", n),

@@ -5,16 +5,26 @@ every character remembers the span of the original text it came from, so a
 match found in a view can be redacted in the original. Banned words are
 matched as whole words in every view (see ``wordlist.py``).
 
-- ``plain``: case folded, accents stripped, Cyrillic/Greek look-alikes and
-  full-width or stylised letters turned into Latin ones, invisible characters
-  dropped, and leetspeak mapped inside words (``h3ll0`` -> ``hello``,
-  ``@ss`` -> ``ass``; a number on its own stays a number).
+- ``plain``: case folded, accents stripped, look-alike letters (Cyrillic,
+  Greek, Cherokee, small capitals, IPA...) and full-width or stylised letters
+  turned into Latin ones, invisible characters dropped, and leetspeak mapped
+  inside words (``h3ll0`` -> ``hello``, ``@ss`` -> ``ass``; a number on its
+  own stays a number).
 - ``joined``: the plain view with separators removed where they split a word
   (``s.h.i.t``, ``b-a-d``, ``f_u_c_k``) and with runs of three or more single
   letters spaced apart joined (``b a d`` -> ``bad``).
 
 Repeated letters (``baaaad``) are left in the views; the compiled word
 patterns accept any repetition of each letter instead.
+
+Look-alikes come from ICU (PyICU-wheels, as in roomchat/names.py): a letter
+of a script people borrow Latin look-alikes from is taken to its Unicode
+TR39 confusable skeleton and then through ICU's ``Latin-ASCII``
+transliteration (``ꜱʜɪᴛ`` -> ``shit``, Cherokee ``Ꭺ`` -> ``a``, ``ʙ`` -> ``b``).
+The small ``HOMOGLYPHS`` table is kept only where the skeleton's prototype is
+not the Latin letter a reader sees (``п`` looks like ``n``, TR39 says ``π``;
+``к`` is ``k``, Latin-ASCII makes its prototype ``ĸ`` a ``q``). A character is
+folded once and cached, so the cost stays linear in the text.
 """
 
 from __future__ import annotations
@@ -24,20 +34,23 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-# Cyrillic and Greek letters that look like Latin ones (after case folding).
+import icu
+
+# Look-alikes where ICU's skeleton (TR39) is not the Latin letter a reader sees, by character or by the
+# skeleton's prototype; every other look-alike comes from ICU (``_icu_latin``).
 HOMOGLYPHS: dict[str, str] = {
-    # Cyrillic
-    "а": "a", "в": "b", "с": "c", "ԁ": "d", "е": "e", "ё": "e", "һ": "h", "н": "h", "і": "i", "ї": "i",
-    "ј": "j", "к": "k", "ӏ": "l", "м": "m", "п": "n", "о": "o", "р": "p", "ԛ": "q", "г": "r", "ѕ": "s",
-    "т": "t", "у": "y", "ү": "y", "ԝ": "w", "х": "x", "ь": "b", "з": "3",
+    # Cyrillic: TR39 takes these to Latin-like letters that are not ASCII (п -> π, м -> ʍ, ь -> ƅ)
+    "к": "k", "ӏ": "l", "м": "m", "п": "n", "ь": "b", "з": "3",
     # Greek
-    "α": "a", "β": "b", "ϲ": "c", "δ": "d", "ε": "e", "η": "n", "ι": "i", "ϳ": "j", "κ": "k", "ν": "v",
-    "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "μ": "u", "ς": "s", "σ": "o",
-    "ζ": "z", "π": "n",
-    # Latin look-alikes that Unicode does not decompose
-    "ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ı": "i", "ŧ": "t", "ƅ": "b", "ɑ": "a", "ɡ": "g", "ʀ": "r",
-    "æ": "ae", "œ": "oe", "þ": "th",
+    "β": "b", "δ": "d", "ε": "e", "κ": "k", "χ": "x", "ω": "w", "μ": "u", "ς": "s", "ζ": "z", "π": "n",
+    # skeleton prototypes that Latin-ASCII would not take to the letter they look like (ĸ would become q)
+    "ĸ": "k", "ƅ": "b", "ɜ": "3", "ʍ": "m", "ẟ": "d", "ꞓ": "e", "σ": "o",
 }
+# Scripts whose letters are borrowed as Latin look-alikes. Others (Hebrew, Arabic, the Indic scripts...)
+# keep their letters: folding a sentence of them into Latin would only make false matches.
+LOOKALIKE_SCRIPTS = frozenset({"Latn", "Grek", "Cyrl", "Armn", "Cher", "Cans", "Copt", "Lisu", "Zyyy"})
+_SPOOF = icu.SpoofChecker()
+_LATIN_ASCII = icu.Transliterator.createInstance("Latin-ASCII")
 
 # Leetspeak: digits and symbols standing for letters, mapped only inside a word.
 LEET: dict[str, str] = {
@@ -81,8 +94,28 @@ def fold_char(char: str) -> str:
         if unicodedata.combining(part):
             continue
         for low in part.casefold():
-            out.append(HOMOGLYPHS.get(low, low))
+            out.append(_latin(low))
     return "".join(out)
+
+
+def _latin(char: str) -> str:
+    """The Latin letter(s) that ``char`` (case folded, no accents) looks like, or ``char`` itself."""
+    if char.isascii() or char in LEET:  # € and £ stay themselves: leetspeak reads them inside words
+        return char
+    if char in HOMOGLYPHS:
+        return HOMOGLYPHS[char]
+    if not unicodedata.category(char).startswith("L") or icu.Script.getScript(char).getShortName() \
+            not in LOOKALIKE_SCRIPTS:
+        return char
+    return _icu_latin(char)
+
+
+def _icu_latin(char: str) -> str:
+    """ICU's reading of a letter: its TR39 skeleton, then Latin-ASCII; ``char`` unless that gives ASCII letters."""
+    skeleton = "".join(HOMOGLYPHS.get(c, c) for c in _SPOOF.getSkeleton(0, char))
+    latin = unicodedata.normalize("NFKD", _LATIN_ASCII.transliterate(skeleton))
+    folded = "".join(c for c in latin if not unicodedata.combining(c)).casefold()
+    return folded if folded.isascii() and folded.isalnum() else char
 
 
 def is_word_char(char: str) -> bool:

@@ -193,7 +193,7 @@ def test_a_banned_word_is_blocked_and_warned_with_the_rule(join: Callable[..., C
 
 
 EVASIONS = ["SHIT", "sh1t", "$h!t", "s.h.i.t", "s h i t", "shiiiiit", "Ѕhіt", "ｓｈｉｔ", "sh\u200bit", "ŝhít",
-            "fuuuucking", "b1tch", "@$$hole? no: b-i-t-c-h"]
+            "fuuuucking", "b1tch", "@$$hole? no: b-i-t-c-h", "ꜱʜɪᴛ", "ᏚᎻᎥᎢ"]  # small capitals, Cherokee
 
 
 def test_look_alike_evasions_are_caught(join: Callable[..., ChatClient]) -> None:

@@ -34,6 +34,11 @@ BANNED = WordList(["bad", "ass", "kill", "shit", "hell", "cunt", "sex", "dick", 
     ("𝐛𝐨𝐥𝐝", "bold"),
     ("Ѕhіt", "shit"),                 # Cyrillic S and i
     ("ραρα", "papa"),                 # Greek rho and alpha
+    ("ꜱʜɪᴛ", "shit"),                 # small capitals: ICU's confusable skeletons (TR39), then Latin-ASCII
+    ("ᏚᎻᎥᎢ", "shit"),                 # Cherokee
+    ("ʙᴀᴅ ɢᴜʏ", "bad guy"),
+    ("пᴀп", "nan"),                   # ICU's skeleton of п is π: the table keeps what a reader sees
+    ("שלום سلام", "שלום سلام"),        # letters of scripts not borrowed as look-alikes stay themselves
     ("h3ll0 w0rld", "hello world"),
     ("@ss", "ass"),
     ("a$$", "ass"),
