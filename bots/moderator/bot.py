@@ -19,17 +19,21 @@ would have happened. If the server has no filter (the plugin is disabled in
 the room), the bot watches the room's messages itself: it cannot block or
 redact then, but flood, repeats, words, shouting and links still escalate.
 
-Teachers and admins talk to it in direct ``text`` messages: ``help``,
-``status``, ``log``, ``forgive <ID>``, ``dry-run on|off``.
+Teachers and admins talk to it in direct ``text`` messages, routed by the
+bot SDK to the ``@command`` methods below: ``help``, ``status``, ``log``,
+``forgive <ID>``, ``dry-run on|off``. Anything else a teacher writes gets
+the help; a student gets told to ask their teacher.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from roomchat.bot import Ack, Bot, BotRoom, BotSettings, Incoming
+from pydantic import Field, PositiveInt
+
+from roomchat.bot import Ack, Bot, BotRoom, BotSettings, CommandRefused, Incoming, command
 from roomchat.logs import event
 from roomchat.users import User
 
@@ -48,8 +52,7 @@ OUTCOME = {
 DID = {"blocked": "was not sent", "redacted": "was changed", "delivered": "was delivered"}
 WOULD = {"blocked": "would not have been sent", "redacted": "would have been changed",
          "delivered": "broke a room rule"}
-HELP = ("Moderator commands (direct messages, teachers and admins): help; status; log; "
-        "forgive <ID> (forget a user's offences); dry-run on|off (this room: only report, or act).")
+NOT_FOR_STUDENTS = "I am this room's moderator bot. If you think I got something wrong, ask your teacher."
 
 
 class ModeratorSettings(ModeratorFields, BotSettings):
@@ -62,6 +65,9 @@ class Moderator(Bot):
     kind = "moderator"
     Settings = ModeratorSettings
     settings: ModeratorSettings
+    command_prefixes = ("", "/", "!")  # every text to the bot is a command: "status", "/status", "!status"
+    default_command = "help"
+    command_help = "Moderator commands (direct messages, teachers and admins):"
 
     # -- joining: configure the filter --------------------------------------------------
 
@@ -100,18 +106,9 @@ class Moderator(Bot):
     # -- flags ------------------------------------------------------------------------
 
     async def on_direct_message(self, room: BotRoom, msg: Incoming) -> None:
-        """Flags from the filter; commands from teachers and admins."""
-        if msg.type == FLAG_TYPE:
-            if msg.from_room and isinstance(msg.value, dict):
-                await self.flagged(room, msg.value)
-            return
-        if msg.type == CONFIG_TYPE or msg.sender is None:
-            return  # our own configuration, delivered back where no filter consumed it
-        if msg.sender.role.is_staff and msg.text:
-            await self.command(room, msg.sender, msg.text)
-        elif msg.text:
-            await self.say(room, msg.sender.id,
-                           "I am this room's moderator bot. If you think I got something wrong, ask your teacher.")
+        """Flags from the filter (texts are commands, and our own configuration coming back is ignored)."""
+        if msg.type == FLAG_TYPE and msg.from_room and isinstance(msg.value, dict):
+            await self.flagged(room, msg.value)
 
     async def on_room_message(self, room: BotRoom, msg: Incoming) -> None:
         """Only without a server-side filter: check what the room was sent (after delivery)."""
@@ -224,28 +221,46 @@ class Moderator(Bot):
 
     # -- teachers' commands -------------------------------------------------------------------
 
-    async def command(self, room: BotRoom, teacher: User, text: str) -> None:
-        """``help``, ``status``, ``log``, ``forgive <ID>``, ``dry-run on|off``."""
-        words = text.strip().lstrip("/!").lower().split()
-        name, args = (words[0], words[1:]) if words else ("help", [])
-        if name == "status":
-            reply = self.status(room)
-        elif name == "log":
-            reply = self.history(room)
-        elif name in ("forgive", "pardon") and args and args[0].isdigit():
-            forgotten = room.state.setdefault("offences", {}).pop(int(args[0]), [])
-            reply = f"Forgot {len(forgotten)} offence(s) of user {args[0]}."
-            event(self.log, "offences_forgiven", room=room.name, user=int(args[0]), by=teacher.id)
-        elif name in ("dry-run", "dryrun", "dry_run") and args and args[0] in ("on", "off"):
-            room.state["dry_run"] = args[0] == "on"
-            active = await self.configure(room)
-            mode = "only report" if room.state["dry_run"] else "act"
-            reply = f"Dry run is {args[0]}: I will {mode} in this room" + ("." if active else
-                                                                          " (no server-side filter here).")
-            event(self.log, "dry_run_set", room=room.name, dry_run=room.state["dry_run"], by=teacher.id)
+    @command(staff_only=True)
+    async def help(self, room: BotRoom, msg: Incoming) -> None:
+        """The commands"""
+        await self.say(room, msg.from_id, self.help_text(msg.sender))
+
+    @command("status", staff_only=True)
+    async def show_status(self, room: BotRoom, msg: Incoming) -> None:
+        """The room's mode, the ladder, and each user with offences on record"""
+        await self.say(room, msg.from_id, self.status(room))
+
+    @command("log", staff_only=True)
+    async def show_log(self, room: BotRoom, msg: Incoming) -> None:
+        """The last ten actions"""
+        await self.say(room, msg.from_id, self.history(room))
+
+    @command(aliases=("pardon",), staff_only=True)
+    async def forgive(self, room: BotRoom, msg: Incoming, user: Annotated[PositiveInt, Field(title="ID")]) -> None:
+        """Forget a user's offences"""
+        forgotten = room.state.setdefault("offences", {}).pop(user, [])
+        event(self.log, "offences_forgiven", room=room.name, user=user, by=msg.from_id)
+        await self.say(room, msg.from_id, f"Forgot {len(forgotten)} offence(s) of user {user}.")
+
+    @command("dry-run", aliases=("dryrun", "dry_run"), staff_only=True)
+    async def dry_run(self, room: BotRoom, msg: Incoming, mode: Literal["on", "off"]) -> None:
+        """This room: only report, or act"""
+        room.state["dry_run"] = mode == "on"
+        active = await self.configure(room)
+        event(self.log, "dry_run_set", room=room.name, dry_run=room.state["dry_run"], by=msg.from_id)
+        what = "only report" if room.state["dry_run"] else "act"
+        await self.say(room, msg.from_id, f"Dry run is {mode}: I will {what} in this room"
+                                          + ("." if active else " (no server-side filter here)."))
+
+    async def on_command_refused(self, room: BotRoom, msg: Incoming, refusal: CommandRefused) -> None:
+        """Students are told to ask their teacher; a teacher gets the help, or what was wrong and how to say it."""
+        if msg.sender is None or not msg.sender.role.is_staff:
+            await self.say(room, msg.from_id, NOT_FOR_STUDENTS)
+        elif refusal.code == "unknown_command":
+            await self.say(room, msg.from_id, self.help_text(msg.sender))
         else:
-            reply = HELP
-        await self.say(room, teacher.id, reply)
+            await self.say(room, msg.from_id, refusal.message)
 
     def status(self, room: BotRoom) -> str:
         """The room's mode and the users with offences on record."""

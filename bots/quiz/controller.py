@@ -1,15 +1,19 @@
-"""The quiz master of one room: commands, answers, timers and the messages they cause.
+"""The quiz master of one room: the teacher's actions, answers, timers and the messages they cause.
 
-``QuizMaster`` turns what people send into ``QuizRun`` calls and what the
-run does into messages (see ``messages.py`` for every type and value). It
-talks to the room only through ``send``, ``broadcast``, ``call_later`` and
-``clock`` (``RoomLike``), which the bot SDK's ``BotRoom`` provides, so the
-same code runs in the server, out of process, and in unit tests.
+``QuizMaster`` turns the bot's commands (``bot.py`` routes them) and
+students' answers into ``QuizRun`` calls, and what the run does into messages
+(see ``messages.py`` for every type and value). It talks to the room only
+through ``send``, ``broadcast``, ``timers``, ``users`` and ``clock``
+(``RoomLike``), which the bot SDK's ``BotRoom`` provides, so the same code
+runs in the server, out of process, and in unit tests.
+
+The bot SDK runs a room's handlers and timer callbacks one at a time, and a
+timer cancelled before its callback ran never runs, so nothing here locks or
+checks for stale timers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import random
@@ -17,9 +21,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from pydantic import ValidationError
-
-from roomchat.clock import Clock, Timer
+from roomchat.client.timers import Timers
+from roomchat.clock import Clock
 from roomchat.errors import ConfigError
 from roomchat.logs import event
 from roomchat.users import User
@@ -39,10 +42,10 @@ class RoomLike(Protocol):
     name: str
     users: dict[int, User]
     clock: Clock
+    timers: Timers
 
     async def send(self, user_id: int, type: str, value: Any) -> Any: ...
     async def broadcast(self, type: str, value: Any) -> Any: ...
-    def call_later(self, seconds: float, callback: Callable[[], Awaitable[Any] | Any]) -> Timer: ...
 
 
 class QuizOptions(Protocol):
@@ -60,6 +63,10 @@ class QuizOptions(Protocol):
     def load_bank(self, name: str) -> Bank: ...
 
 
+TIMERS = "quiz"
+"""The quiz's timer group in the room's ``Timers``."""
+
+
 class QuizMaster:
     """Runs quizzes in one room, one at a time."""
 
@@ -68,9 +75,6 @@ class QuizMaster:
         self.options = options
         self.run: QuizRun | None = None
         self.last: QuizRun | None = None  # the last finished run, for ``export``
-        self._timers: list[Timer] = []
-        self._generation = 0
-        self._lock = asyncio.Lock()
 
     # -- time -------------------------------------------------------------------
 
@@ -81,20 +85,10 @@ class QuizMaster:
         return int((self.room.clock.now() + seconds_from_now) * 1000)
 
     def _cancel_timers(self) -> None:
-        self._generation += 1
-        for timer in self._timers:
-            timer.cancel()
-        self._timers = []
+        self.room.timers.cancel(TIMERS)
 
     def _later(self, seconds: float, step: Callable[[], Awaitable[None]]) -> None:
-        generation = self._generation
-
-        async def fire() -> None:
-            async with self._lock:
-                if generation == self._generation:  # nothing happened since this was scheduled
-                    await step()
-
-        self._timers.append(self.room.call_later(seconds, fire))
+        self.room.timers.call_later(seconds, step, group=TIMERS)
 
     def _schedule(self) -> None:
         """Set the timers for the current phase (after any change)."""
@@ -115,55 +109,35 @@ class QuizMaster:
             if left is not None:
                 self._later(left, self._advance)
 
-    # -- commands ----------------------------------------------------------------
+    # -- the teacher's actions (the bot's commands: teachers and admins only) -----------
 
-    async def command(self, user: User, value: Any) -> None:
-        """A teacher's or admin's command (``quiz`` message); students get a refusal."""
-        if not user.role.is_staff:
-            event(log, "quiz_refused", room=self.room.name, user=user.id, reason="not staff")
-            await self._error(user.id, "forbidden",
-                              "Only teachers and admins can start, pause, resume, skip or stop a quiz.")
-            return
-        try:
-            cmd = m.QuizCommand.model_validate(value)
-        except ValidationError as exc:
-            problem = exc.errors()[0]
-            where = ".".join(str(p) for p in problem["loc"]) or "value"
-            await self._error(user.id, "bad_command",
-                              f"{where}: {problem['msg']}. Send {{\"action\": \"start\", \"bank\": \"<name>\"}}, "
-                              f"or pause, resume, skip, stop, status, hint or export.")
-            return
-        async with self._lock:
-            try:
-                await getattr(self, f"_do_{cmd.action}")(user, cmd)
-            except QuizProblem as problem:
-                await self._error(user.id, problem.code, problem.message)
-            except ConfigError as exc:
-                await self._error(user.id, "bad_bank", str(exc))
-
-    async def _do_start(self, user: User, cmd: m.QuizCommand) -> None:
+    async def start(self, user: User, bank: str | None = None, *, speed_bonus: bool | None = None,
+                    streak_bonus: bool | None = None, shuffle: bool = False, questions: int | None = None) -> None:
+        """Start a quiz from ``bank`` (default: the default bank, or the only one), with these options."""
         if self.run is not None:
             raise QuizProblem("already_running",
                               f"A quiz ({self.run.bank.name}) is already running; stop it first")
-        name = cmd.bank or self.options.default_bank or _only(self.options.bank_names())
+        name = bank or self.options.default_bank or _only(self.options.bank_names())
         if name is None:
             raise QuizProblem("no_bank", "Say which bank to play: " + _bank_list(self.options.bank_names()))
         if name not in self.options.bank_names():
             raise QuizProblem("unknown_bank", f"There is no bank called {name!r}. " + _bank_list(self.options.bank_names()))
-        bank = self.options.load_bank(name)  # read again: the file may have been edited since start-up
+        try:
+            loaded = self.options.load_bank(name)  # read again: the file may have been edited since start-up
+        except ConfigError as exc:
+            raise QuizProblem("bad_bank", str(exc)) from None
         scoring = self.options.scoring()
-        overrides = {k: v for k, v in (("speed_bonus", cmd.speed_bonus), ("streak_bonus", cmd.streak_bonus))
-                     if v is not None}
+        overrides = {k: v for k, v in (("speed_bonus", speed_bonus), ("streak_bonus", streak_bonus)) if v is not None}
         if overrides:
             scoring = scoring.model_copy(update=overrides)
-        run = QuizRun(bank, scoring, self.options.time_limit, user.id, self.room.clock.now())
-        if cmd.shuffle:
+        run = QuizRun(loaded, scoring, self.options.time_limit, user.id, self.room.clock.now())
+        if shuffle:
             run.shuffle(random.Random())
-        if cmd.questions is not None:
-            run.order = run.order[: cmd.questions]
+        if questions is not None:
+            run.order = run.order[:questions]
         run.begin(self._now(), self.options.start_delay)
         self.run = run
-        event(log, "quiz_started", room=self.room.name, bank=bank.name, by=user.id, questions=run.total)
+        event(log, "quiz_started", room=self.room.name, bank=loaded.name, by=user.id, questions=run.total)
         # Timers are always set before the messages that announce the change go out: whoever
         # reacts to a message (a test moving the clock, say) finds the quiz already in its new state.
         if self.options.start_delay > 0:
@@ -173,19 +147,22 @@ class QuizMaster:
         if self.options.start_delay <= 0:
             await self._advance()
 
-    async def _do_pause(self, user: User, cmd: m.QuizCommand) -> None:
+    async def pause(self, user: User) -> None:
+        """Freeze the quiz's clock."""
         run = self._running()
         run.pause(self._now())
         self._cancel_timers()
         await self._broadcast(m.STATUS, self._status("paused", user))
 
-    async def _do_resume(self, user: User, cmd: m.QuizCommand) -> None:
+    async def resume(self, user: User) -> None:
+        """Start the clock again where it stopped."""
         run = self._running()
         run.resume(self._now())
         self._schedule()
         await self._broadcast(m.STATUS, self._status("resumed", user))
 
-    async def _do_skip(self, user: User, cmd: m.QuizCommand) -> None:
+    async def skip(self, user: User) -> None:
+        """Close the open question now, or open the next one now."""
         run = self._running()
         await self._broadcast(m.STATUS, self._status("skipped", user))
         if run.phase == "question":
@@ -193,13 +170,13 @@ class QuizMaster:
         else:
             await self._advance()
 
-    _do_next = _do_skip
-
-    async def _do_stop(self, user: User, cmd: m.QuizCommand) -> None:
+    async def stop(self, user: User) -> None:
+        """End the quiz: reveal the open question, then the leaderboard and the export."""
         self._running()
         await self._close(timed_out=False, stopping=user)
 
-    async def _do_hint(self, user: User, cmd: m.QuizCommand) -> None:
+    async def hint(self, user: User) -> None:
+        """Give the open question's next hint now."""
         run = self._running()
         if run.phase != "question" or run.hints_given >= len(run.question.hints):
             raise QuizProblem("no_hint", "There is no hint left to give for this question")
@@ -207,10 +184,12 @@ class QuizMaster:
         self._schedule()
         await self._send_hint(run, run.hints_given)
 
-    async def _do_status(self, user: User, cmd: m.QuizCommand) -> None:
+    async def status(self, user: User) -> None:
+        """A private ``quiz-status`` with the state and the bank names."""
         await self._send(user.id, m.STATUS, self._status("status", user, banks=self.options.bank_names()))
 
-    async def _do_export(self, user: User, cmd: m.QuizCommand) -> None:
+    async def export(self, user: User) -> None:
+        """The CSV of the running or last quiz, to ``user``."""
         run = self.run or self.last
         if run is None or not run.results:
             raise QuizProblem("nothing_to_export", "No question has been played yet, so there are no results")
@@ -226,30 +205,28 @@ class QuizMaster:
     async def answer(self, user: User, given: str) -> None:
         """A direct message with an answer: count it (first answer only) and confirm it privately."""
         if user.role.is_staff:
-            await self._error(user.id, "not_a_player", "Teachers and admins do not play; only students answer")
+            await self.error(user.id, "not_a_player", "Teachers and admins do not play; only students answer")
             return
-        async with self._lock:
-            run = self.run
-            if run is None:
-                await self._error(user.id, "no_quiz", "No quiz is running right now")
-                return
-            try:
-                answer = run.submit(user.id, user.name, given, self._now(), self.room.clock.now())
-            except QuizProblem as problem:
-                await self._error(user.id, problem.code, problem.message, number=run.number)
-                return
-            await self._send(user.id, m.RECEIVED, {"number": run.number, "answer": answer.given,
-                                                       "read_as": answer.shown})
-            await self._send_progress(run)
+        run = self.run
+        if run is None:
+            await self.error(user.id, "no_quiz", "No quiz is running right now")
+            return
+        try:
+            answer = run.submit(user.id, user.name, given, self._now(), self.room.clock.now())
+        except QuizProblem as problem:
+            await self.error(user.id, problem.code, problem.message, number=run.number)
+            return
+        await self._send(user.id, m.RECEIVED, {"number": run.number, "answer": answer.given,
+                                                   "read_as": answer.shown})
+        await self._send_progress(run)
 
     # -- people -------------------------------------------------------------------
 
     async def joined(self, user: User) -> None:
         """Show a student who joins mid-question the open question."""
-        async with self._lock:
-            run = self.run
-            if run is not None and run.phase == "question" and not user.role.is_staff:
-                await self._send(user.id, m.QUESTION, self._question_value(run))
+        run = self.run
+        if run is not None and run.phase == "question" and not user.role.is_staff:
+            await self._send(user.id, m.QUESTION, self._question_value(run))
 
     # -- the flow of a quiz -------------------------------------------------------
 
@@ -411,12 +388,9 @@ class QuizMaster:
     async def _broadcast(self, type: str, value: Any) -> None:
         _check(await self.room.broadcast(type, value), self.room.name, type, None)
 
-    async def _error(self, user_id: int, code: str, message: str, **extra: Any) -> None:
+    async def error(self, user_id: int, code: str, message: str, **extra: Any) -> None:
+        """A ``quiz-error`` to one user: what they sent could not be taken, and why."""
         await self._send(user_id, m.ERROR, {"code": code, "message": message, **extra})
-
-    def close(self) -> None:
-        """Stop the timers (the bot left the room)."""
-        self._cancel_timers()
 
 
 def _check(ack: Any, room: str, type: str, to: int | None) -> None:

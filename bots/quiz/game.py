@@ -20,19 +20,23 @@ import random
 from dataclasses import dataclass, field
 from typing import Literal
 
+from roomchat.client.commands import CommandRefused
+
 from .bank import Bank, Question
 from .scoring import Points, Scoring, score
 
 Phase = Literal["ready", "question", "between", "finished"]
 
 
-class QuizProblem(Exception):
-    """An answer or a command that cannot be taken now; ``code`` is machine-readable."""
+class QuizProblem(CommandRefused):
+    """An answer or a command that cannot be taken now; ``code`` is machine-readable.
+
+    A command refusal of the bot SDK: raised by a command, it reaches the
+    bot's ``on_command_refused``, which sends it as a ``quiz-error``.
+    """
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
 
 
 @dataclass

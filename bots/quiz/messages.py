@@ -3,10 +3,11 @@
 Sent to the bot (direct ``message`` to the bot's ID):
 
 - ``quiz``: a command, teachers and admins only: ``{"action": ..., "bank"?: name, ...}``
-  (``QuizCommand``); a bare string (``"pause"``) works too.
+  (``QuizCommand``); a bare string (``"pause"``) works too. The bot routes it
+  to its ``@command`` of that name (``bot.py``), as it does ``/quiz <action> [bank]``.
 - ``quiz-answer``: a student's answer: a string (``"B"``, ``"Paris"``,
   ``"true"``), or a number or boolean. Direct ``text`` messages to the bot are
-  read as answers too, and ``/quiz <action> [bank]`` in one as a command.
+  read as answers too.
 
 Sent by the bot:
 
@@ -23,7 +24,6 @@ admit only known types. The bot's own types may be sent only by bots.
 
 from __future__ import annotations
 
-import shlex
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StringConstraints, model_validator
@@ -80,20 +80,6 @@ def answer_text(value: Any) -> str | None:
     if isinstance(value, (int, float)):
         return str(value)
     return value if isinstance(value, str) else None
-
-
-def text_command(text: str) -> dict[str, Any] | None:
-    """``/quiz start sample`` (or ``!quiz ...``) as a command value; None if the text is not a command."""
-    try:
-        words = shlex.split(text.strip())
-    except ValueError:
-        words = text.split()
-    if not words or words[0].lower() not in ("/quiz", "!quiz"):
-        return None
-    command: dict[str, Any] = {"action": words[1].lower() if len(words) > 1 else "status"}
-    if len(words) > 2:
-        command["bank"] = " ".join(words[2:])
-    return command
 
 
 async def _only_bots(ctx: MessageContext) -> None:

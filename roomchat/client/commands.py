@@ -326,7 +326,7 @@ def read_command(type: str, value: Any, *, command_type: str | None, key: str, p
     if type not in text_types or not isinstance(value, str):
         return None
     text = value.strip()
-    for prefix in prefixes:
+    for prefix in sorted(prefixes, key=len, reverse=True):  # "/quiz" before "/", "/" before ""
         if not text.lower().startswith(prefix.lower()):
             continue
         rest = text[len(prefix):]
