@@ -74,8 +74,8 @@ def history_setting(value: Any) -> Any:
         return {}
     if value is False or value == "off":
         return {"off": True}
-    if not isinstance(value, dict | HistoryConfig):
-        raise ValueError(f"expected off, on, or {{keep: 1000, max_age: 30d}} (got {value!r})")
+    if not isinstance(value, dict | HistoryConfig):  # pydantic reports a ValueError (not a TypeError) as the key's
+        raise ValueError(f"expected off, on, or {{keep: 1000, max_age: 30d}} (got {value!r})")  # noqa: TRY004
     return value
 
 
