@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select, text
 
 from .database import Database
 from .records import Record
 from .schema import counters, messages, purges, rooms
 
+PURGE_LOCK = 0x70757267  # "purg": the PostgreSQL advisory lock commits share and a purge takes alone
 MESSAGE_SEQ = "message_seq"  # counters: the highest id committed (a floor for ids after a restart)
 _COLUMNS = (messages.c.room, messages.c.seq, messages.c.sender, messages.c.target, messages.c.type,
             messages.c.value, messages.c.time)
@@ -67,6 +68,7 @@ class HistoryStore:
         if not batch:
             return 0
         async with self.db.transaction() as conn:
+            await self._purge_lock(conn, exclusive=False)
             since = min(r.seq for r in batch)
             found = await conn.execute(select(purges.c.user_id, purges.c.through_seq)
                                        .where(purges.c.through_seq >= since))
@@ -82,6 +84,17 @@ class HistoryStore:
                 await conn.execute(self.db.insert(rooms).on_conflict_do_nothing(), [{"name": n} for n in names])
             await self._raise_counter(conn, MESSAGE_SEQ, max(r.seq for r in batch))
             return added
+
+    async def _purge_lock(self, conn: Any, exclusive: bool) -> None:
+        """Order purges and commits on PostgreSQL: a commit never interleaves with a purge (SQLite's write lock does it).
+
+        Commits share the lock, so servers commit side by side; a purge takes it
+        alone, so a batch committed at the same time is either deleted by the
+        purge or sees the purge and leaves the user's messages out.
+        """
+        if self.db.dialect == "postgresql":
+            lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+            await conn.execute(text(f"SELECT {lock}(:key)"), {"key": PURGE_LOCK})
 
     async def _raise_counter(self, conn: Any, name: str, value: int) -> None:
         stmt = self.db.insert(counters).values(name=name, value=value)
@@ -144,6 +157,7 @@ class HistoryStore:
         no reader replays one from a recent-messages tail.
         """
         async with self.db.transaction() as conn:
+            await self._purge_lock(conn, exclusive=True)
             stmt = self.db.insert(purges).values(user_id=user_id, through_seq=through_seq)
             await conn.execute(stmt.on_conflict_do_update(
                 index_elements=[purges.c.user_id],

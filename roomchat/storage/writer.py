@@ -137,13 +137,20 @@ class HistoryWriter:
                 await self._committed(batch)
 
     def _take(self, batch: Sequence[Record]) -> None:
-        for record in batch:
+        """Remove a committed batch from the front of the queue and of its rooms' pending lists.
+
+        A purge may have discarded some of its records while the commit ran
+        (``discard`` keeps the order), so what is removed is what is still there.
+        """
+        committed = {id(record) for record in batch}
+        while self._queue and id(self._queue[0]) in committed:
             self._queue.popleft()
-            pending = self._pending.get(record.room)
-            if pending:
+        for room in {record.room for record in batch}:
+            pending = self._pending.get(room)
+            while pending and id(pending[0]) in committed:
                 pending.popleft()
-                if not pending:
-                    del self._pending[record.room]
+            if pending is not None and not pending:
+                del self._pending[room]
 
     async def _committed(self, batch: Sequence[Record]) -> None:
         self.committed += len(batch)

@@ -5,6 +5,7 @@ purge, export, ids across a restart.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -345,4 +346,38 @@ async def test_stop_commits_what_is_queued(db_url: str) -> None:
     try:
         assert values(await make_history(db).latest("lobby", BOB, 100)) == list(range(50))
     finally:
+        await db.close()
+
+
+async def test_a_purge_during_a_commit_keeps_the_rest_of_the_queue(pg_url: str) -> None:
+    """While a commit waits on the database, a purge drops the user's queued messages: the commit must
+    then remove from the queue what it committed, not as many from the front (which were others')."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    db = await open_database(pg_url)
+    service = make_history(db, batch_window=3600, batch_max=4)
+    await service.start()
+    blocker = await asyncpg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(False))
+    try:
+        for i in range(8):
+            send(service, "lobby", ANN if i % 2 else BOB, i)
+        lock = blocker.transaction()
+        await lock.start()
+        await blocker.execute("LOCK TABLE messages IN EXCLUSIVE MODE")  # the writer's commit waits on this
+        draining = asyncio.create_task(service.writer.drain())
+        while not await blocker.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
+            await asyncio.sleep(0.01)  # until the commit is waiting on the lock
+        purging = asyncio.create_task(service.purge(ANN))
+        while service.writer.queued != 4:
+            await asyncio.sleep(0.01)  # the purge dropped ANN's 4 from the queue, then waits on the database
+        await lock.rollback()
+        await draining
+        await purging
+        await service.writer.drain()
+        assert service.writer.queued == 0
+        assert [line["value"] async for line in service.export("lobby")] == [0, 2, 4, 6]
+    finally:
+        await blocker.close()
+        await service.stop()
         await db.close()
