@@ -16,7 +16,7 @@ class Echo(Bot):
         if msg.from_room:
             return
         value = self.settings.prefix + msg.value if isinstance(msg.value, str) else msg.value
-        await room.send(msg.from_id, msg.type, value)
+        await msg.reply(value, msg.type)
 
 
 @hookimpl

@@ -16,9 +16,10 @@ from typing import Annotated, Any, Literal
 import pytest
 from pydantic import Field, PositiveInt
 
-from roomchat.bot import Ack, Bot, BotRoom, Command, CommandRefused, Incoming, Role, User, command
+from roomchat.bot import Ack, Bot, BotRoom, BotSettings, Command, CommandRefused, Incoming, Role, User, command
 from roomchat.client import SENT, Commands, Invocation, Timers, read_command
 from roomchat.clock import FakeClock
+from roomchat.errors import ConfigError
 from roomchat.testing import ChatClient, RoomchatThread
 from roomchat.testing.bots import BotThread, bot_token, user_token, wait_until
 
@@ -32,8 +33,11 @@ class Clerk(Bot):
     kind = "clerk"
     command_type = "clerk"
     command_key = "do"
+    command_prefixes = ("/", "clerk,")
+    default_command = "help"
     room_commands = True
     command_help = "Clerk commands:"
+    stopped = False
 
     @command(aliases=("plus",))
     async def add(self, room: BotRoom, msg: Incoming, a: int, b: int = 0) -> None:
@@ -102,6 +106,9 @@ class Clerk(Bot):
     async def on_leave(self, room: BotRoom) -> None:
         room.state["on_leave"] = room.left
 
+    async def on_stop(self) -> None:
+        self.stopped = True
+
 
 class Loud(Clerk):
     """The same commands; every reply goes to the room."""
@@ -146,6 +153,8 @@ def test_commands_with_typed_arguments_aliases_and_checks(server: RoomchatThread
         assert said(tess, "/wipe") == "Only ADMIN may use wipe"
         assert said(ada, "/wipe") == "wiped"
         assert said(ann, "/ping") == "pong" and said(ann, "/ping loud=yes") == "PONG"
+        assert said(ann, "Clerk, ping") == "pong"                             # another prefix
+        assert said(ann, "/").startswith("Clerk commands:")                   # a prefix alone: default_command
         assert said(ann, "/strict") == "Not today."
 
         assert tess.send(CLERK, "text", "/shout hi there")["msg"] == SENT     # the rest of the line, one argument
@@ -237,6 +246,7 @@ def test_timers_by_group_and_leaving_for_good(server: RoomchatThread) -> None:
         wait_until(lambda: bot._task is not None and bot._task.done(), "the bot stopped after leaving its only room")
         assert left.left and not left.joined and not left.connected and left.state["on_leave"] is True
         assert left.timers.pending() == 0 and bot.runner.crashes == 0 and bot.joins() == 1
+        assert isinstance(bot.bot, Clerk) and bot.bot.stopped                  # on_stop ran
         assert left.call_later(1, lambda: None).cancelled                  # a closed room schedules nothing
         bot.advance(120)
         ann.call("message", None)
@@ -298,6 +308,17 @@ def test_read_command_and_the_bots_table() -> None:
     assert clerk.commands is Clerk.command_table()
     assert clerk.help_text().splitlines()[1:3] == ["/add <a> [b] (or plus): Add two numbers",
                                                    "/shout <text>: Say it to everyone, loudly"]
+
+
+def test_settings_are_validated_naming_the_key_and_the_file() -> None:
+    class Tuned(Bot):
+        class Settings(BotSettings):
+            seconds: float = 1.0
+
+    assert Tuned.validate_settings({"seconds": "2"}).seconds == 2.0
+    with pytest.raises(ConfigError) as bad:
+        Tuned.validate_settings({"seconds": "soon"}, "bots.3.settings", "roomchat.yaml")
+    assert bad.value.source == "roomchat.yaml" and "bots.3.settings.seconds" in str(bad.value)
 
 
 def test_a_command_must_be_an_async_method_with_room_and_msg() -> None:

@@ -1,4 +1,4 @@
-"""docs/bots.md's two example bots, the greeter and the echo bot, work as printed.
+"""docs/bots.md's example bots, the greeter, the echo bot and the dice bot's commands, work as printed.
 
 Each block marked ``<!-- bots-guide: NAME -->`` is written to a file, loaded
 by ``plugins.load`` in place of the built-in of the same kind, and run by
@@ -53,3 +53,25 @@ def test_the_greeter_of_the_guide_runs_as_printed(tmp_path: Path, private: bool)
         welcome = ann.wait_message(lambda data: data["from"] == 903)
         assert welcome["message"] == {"type": "text", "value": "Hi Ann, welcome to lobby"}
         assert ("to" in welcome) is private
+
+
+def test_the_dice_bot_of_the_guide_runs_its_commands_as_printed(tmp_path: Path) -> None:
+    plugin = tmp_path / "guide_dice.py"
+    plugin.write_text(snippet("dice.py"), encoding="utf-8")
+    with (RoomchatProcess({
+            "rooms": {"lobby": {"admit": ["users", "guests"], "rate_limit": None}},
+            "plugins": {"load": [str(plugin)]},
+            "bots": [{"kind": "dice", "ID": 904, "name": "Dice", "rooms": ["lobby"]}]}) as server,
+          ChatClient(server.url, room="lobby", name="Ann") as ann):
+        if 904 not in [u["ID"] for u in ann.users]:
+            ann.wait_for("user-connected", lambda p: p["data"]["ID"] == 904)
+
+        def ask(text: str, count: int) -> str:
+            ann.send(904, "text", text)
+            return ann.wait_message(lambda data: data["from"] == 904, count=count)["message"]["value"]
+
+        rolled = ask("/roll 20", 1)
+        assert rolled.startswith("Ann rolled ") and 1 <= int(rolled.split()[-1]) <= 20
+        assert ask("/roll many", 2) == ("roll: sides: Input should be a valid integer, unable to parse string as an "
+                                        "integer. Usage: roll [sides]")
+        assert ask("/reset", 3) == "Only teachers and admins may use reset"
