@@ -110,7 +110,7 @@ class BotThread:
         """The bot's view of a room (its first room when ``name`` is None)."""
         return self.bot.rooms[name if name is not None else self.runner.rooms[0]]
 
-    def start(self, timeout: float = 10.0) -> BotThread:
+    def start(self, timeout: float = 10.0) -> Self:
         """Start the thread and the bot; wait until it is in every room (or raise what stopped it)."""
         self._thread.start()
         self._task = self.call(self._spawn())
@@ -198,7 +198,7 @@ class BotProcess(ChildProcess):
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> BotProcess:
+    def start(self) -> Self:
         """Start the process (it connects on its own; wait for the bot in the room's user list)."""
         self._spawn(self.cmd, self.env)
         return self
