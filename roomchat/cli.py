@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bot_parser(sub, LOG_LEVELS)  # roomchat bot run [KIND] --config ... | --url --token --room ...
     from .storagecli import add_storage_parsers
 
-    add_storage_parsers(sub, _add_config)  # roomchat db upgrade|status, export --room R, purge --user ID
+    add_storage_parsers(sub, _add_config, _load)  # roomchat db upgrade|status, export --room R, purge --user ID
     return parser
 
 

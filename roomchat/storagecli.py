@@ -20,12 +20,15 @@ from .errors import CommandError
 
 
 def _storage(args: argparse.Namespace) -> tuple[str, str]:
-    """(the driver URL, the config source) the command line names."""
-    from .cli import NO_FILE, _load
+    """(the driver URL, the config source) the command line names.
+
+    ``args.load_config`` is the command line's config loader (cli.py's, handed
+    to ``add_storage_parsers``): the same file rules as every command.
+    """
     from .storage.config import driver_url
 
-    config, source = _load(args, required=False)
-    base = None if source == NO_FILE else Path(source).parent
+    config, source = args.load_config(args, required=False)
+    base = Path(source).parent if Path(source).is_file() else None
     return driver_url(config.storage.url, base), source
 
 
@@ -119,8 +122,12 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return _run(work, url)
 
 
-def add_storage_parsers(sub: Any, add_config: Callable[..., None]) -> None:
-    """Add ``db upgrade``, ``db status``, ``export`` and ``purge`` to the CLI's sub-commands."""
+def add_storage_parsers(sub: Any, add_config: Callable[..., None], load_config: Callable[..., Any]) -> None:
+    """Add ``db upgrade``, ``db status``, ``export`` and ``purge`` to the CLI's sub-commands.
+
+    ``add_config`` adds the ``--config`` option; ``load_config(args, required=False)``
+    returns (Config, source) for a parsed command line.
+    """
     db = sub.add_parser("db", help="the database: migrate it, show its schema revision",
                         description="The database of storage.url (docs/storage.md).")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND",
@@ -129,11 +136,11 @@ def add_storage_parsers(sub: Any, add_config: Callable[..., None]) -> None:
                           description="Run the schema's migrations on storage.url (servers run them at start-up "
                                       "too). Safe while servers run, and to run twice.")
     add_config(p, positional=False)
-    p.set_defaults(func=cmd_db_upgrade)
+    p.set_defaults(func=cmd_db_upgrade, load_config=load_config)
     p = db_sub.add_parser("status", help="print the schema's revision; exit 1 when it needs an upgrade",
                           description="Print the database's schema revision and this roomchat's.")
     add_config(p, positional=False)
-    p.set_defaults(func=cmd_db_status)
+    p.set_defaults(func=cmd_db_status, load_config=load_config)
 
     p = sub.add_parser("export", help="write a room's history as JSON Lines",
                        description="Write every kept message of a room, oldest first, one JSON object a line: "
@@ -141,11 +148,11 @@ def add_storage_parsers(sub: Any, add_config: Callable[..., None]) -> None:
     p.add_argument("--room", required=True, help="the room")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     add_config(p, positional=False)
-    p.set_defaults(func=cmd_export)
+    p.set_defaults(func=cmd_export, load_config=load_config)
 
     p = sub.add_parser("purge", help="delete a user's messages from history for good",
                        description="Delete every message a user sent, and every direct message to the user, "
                                    "from every room's history; running servers never replay them.")
     p.add_argument("--user", type=int, required=True, metavar="ID", help="the user's ID")
     add_config(p, positional=False)
-    p.set_defaults(func=cmd_purge)
+    p.set_defaults(func=cmd_purge, load_config=load_config)
