@@ -25,10 +25,10 @@
   users who picked option ``i``; ``total`` the number of users who voted (in a
   ``multiple`` poll the counts may add up to more). Clients cannot send it.
 
-State lives in ``server.state.kv`` so several servers can share a poll:
-``poll:<room>:<id>`` (the poll, kept ``keep_seconds``) and
-``poll:<room>:<id>:votes`` (a hash: user ID -> the option indices picked,
-kept ``keep_seconds`` after the last vote).
+State lives in the plugin's store (``chat.store``), so the servers of a
+cluster share a poll: ``<room>:<id>`` (the poll, kept ``keep_seconds``) and
+``<room>:<id>:votes`` (a hash: user ID -> the option indices picked, kept
+``keep_seconds`` after the last vote).
 """
 
 from __future__ import annotations
@@ -134,13 +134,13 @@ def same_option(text: str) -> str:
 
 
 def poll_key(room: str, poll_id: str) -> str:
-    """Where a poll is kept in the key-value store."""
-    return f"poll:{room}:{poll_id}"
+    """Where a poll is kept in the plugin's store."""
+    return f"{room}:{poll_id}"
 
 
 def votes_key(room: str, poll_id: str) -> str:
     """Where a poll's votes are kept: a hash of user ID to the option indices picked."""
-    return f"poll:{room}:{poll_id}:votes"
+    return f"{room}:{poll_id}:votes"
 
 
 async def open_poll(ctx: MessageContext) -> None:
@@ -152,17 +152,17 @@ async def open_poll(ctx: MessageContext) -> None:
     sent = ctx.value
     poll = {"question": sent["question"], "options": sent["options"], "multiple": sent.get("multiple", False),
             "creator": ctx.sender.id}
-    await ctx.server.state.kv.set(poll_key(ctx.room, ctx.id), poll, ttl=settings.keep_seconds)
+    await ctx.chat.store.set(poll_key(ctx.room, ctx.id), poll, ttl=settings.keep_seconds)
     ctx.value = {"id": ctx.id, **{key: value for key, value in sent.items() if key != "id"}}
 
 
 async def count_vote(ctx: MessageContext) -> None:
     """Record the sender's vote (replacing an earlier one), consume it, and send the tally to the room."""
-    kv = ctx.server.state.kv
+    store = ctx.chat.store
     poll_id = ctx.value["poll"]
     poll = await _poll_taking_votes(ctx, poll_id)
     picked = _picked(ctx, poll)
-    stored = await kv.hash_set(votes_key(ctx.room, poll_id), str(ctx.sender.id), picked,
+    stored = await store.hash_set(votes_key(ctx.room, poll_id), str(ctx.sender.id), picked,
                                only_if_new=not ctx.settings.change_votes, ttl=ctx.settings.keep_seconds)
     if not stored:
         ctx.invalid("you have already voted in this poll, and votes cannot be changed in this room",
@@ -177,14 +177,14 @@ async def close_poll(ctx: MessageContext) -> None:
     poll = await _poll_taking_votes(ctx, poll_id)
     if ctx.sender.id != poll["creator"] and ctx.sender.role not in (Role.TEACHER, Role.ADMIN):
         ctx.refuse("forbidden", "Only the poll's creator, a teacher or an admin may close it")
-    await ctx.server.state.kv.set(poll_key(ctx.room, poll_id), {**poll, "closed": True}, ttl=ctx.settings.keep_seconds)
+    await ctx.chat.store.set(poll_key(ctx.room, poll_id), {**poll, "closed": True}, ttl=ctx.settings.keep_seconds)
     ctx.consume()
     await ctx.send_to_room({**await tally(ctx, poll_id, len(poll["options"])), "closed": True}, type="poll-results")
 
 
 async def _poll_taking_votes(ctx: MessageContext, poll_id: str) -> dict[str, Any]:
     """The poll, if it exists in this room and is not closed (else ``validation_failed`` on ``poll``)."""
-    poll = await ctx.server.state.kv.get(poll_key(ctx.room, poll_id))
+    poll = await ctx.chat.store.get(poll_key(ctx.room, poll_id))
     if poll is None:
         ctx.invalid("there is no open poll with this id in this room", ("poll",), "unknown_poll")
     if poll.get("closed"):
@@ -219,7 +219,7 @@ def _index(ctx: MessageContext, options: list[str], choice: int | str) -> int:
 
 async def tally(ctx: MessageContext, poll_id: str, options: int) -> dict[str, Any]:
     """The ``poll-results`` value: votes per option, and how many users voted."""
-    votes = await ctx.server.state.kv.hash_get_all(votes_key(ctx.room, poll_id))
+    votes = await ctx.chat.store.hash_get_all(votes_key(ctx.room, poll_id))
     counts = [0] * options
     for picked in votes.values():
         for index in picked:

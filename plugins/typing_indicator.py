@@ -10,7 +10,7 @@ of state always goes through at once, so a "stopped typing" is never lost.
 Typing messages still count towards the room's ``rate_limit`` (checked before
 any plugin), so a client should send one when the state changes and repeat
 ``typing: true`` at most every few seconds while it lasts, not on every key
-press. Time is read from ``server.clock``. History and logging plugins should
+press. Time is read from the server's clock (``chat.clock``). History and logging plugins should
 not keep these messages.
 Settings: ``min_interval`` (default 1.0 seconds; 0 turns throttling off).
 """
@@ -56,9 +56,9 @@ class TypingSettings(BaseModel):
 
 
 def throttle_key(ctx: MessageContext) -> str:
-    """Per room, sender and audience (the room, or one user)."""
+    """Per room, sender and audience (the room, or one user), in the plugin's store."""
     audience = "*" if ctx.target is None else str(ctx.target)
-    return f"typing:{ctx.room}:{ctx.sender.id}:{audience}"
+    return f"{ctx.room}:{ctx.sender.id}:{audience}"
 
 
 async def throttle(ctx: MessageContext) -> None:
@@ -66,13 +66,13 @@ async def throttle(ctx: MessageContext) -> None:
     interval = ctx.settings.min_interval
     if interval == 0:
         return
-    kv, now, key, typing = ctx.server.state.kv, ctx.server.clock.now(), throttle_key(ctx), is_typing(ctx.value)
-    last = await kv.get(key)
+    store, now, key, typing = ctx.chat.store, ctx.chat.clock.now(), throttle_key(ctx), is_typing(ctx.value)
+    last = await store.get(key)
     if last is not None and last["typing"] == typing and now - last["at"] < interval:
         ctx.consume()
         return
     # The store's expiry only clears old entries; the decision above uses the server's clock.
-    await kv.set(key, {"typing": typing, "at": now}, ttl=max(60.0, 10 * interval))
+    await store.set(key, {"typing": typing, "at": now}, ttl=max(60.0, 10 * interval))
 
 
 @hookimpl

@@ -3,65 +3,141 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from pydantic import BaseModel
+
 from .errors import Refusal
-from .protocol import Message
-from .users import ROOM_ID, User
+from .users import User
 
 if TYPE_CHECKING:
+    from .api import Chat
     from .config import RoomConfig
-    from .server import ChatServer
+    from .messagetypes import MessageType
+
+
+@dataclass(slots=True, eq=False)
+class MessageState:
+    """One message on its way through the pipeline, shared by every plugin's view of it (``MessageContext``).
+
+    ``loaded`` is what its type validated (``MessageType.load``); ``value`` is
+    the value now (handlers may replace it); ``message_type`` is None for a
+    type the room does not know.
+    """
+
+    room: str
+    room_config: RoomConfig
+    sender: User
+    type: str
+    target: int | None
+    message_type: MessageType | None
+    value: Any
+    loaded: Any
+    id: str | None = None
+    consumed: bool = False
+
+    def wire_value(self) -> Any:
+        """The value as JSON data: what recipients get."""
+        value = self.value
+        if value is self.loaded and self.message_type is not None:
+            return self.message_type.dump(value)
+        if isinstance(value, BaseModel):
+            return value.model_dump(mode="json")
+        return value
 
 
 class MessageContext:
-    """One message on its way through the pipeline.
+    """One message on its way through the pipeline, as one plugin sees it.
 
     Read: ``room`` (its name), ``room_config``, ``sender`` (a ``User``),
-    ``type``, ``value`` (validated against the type's model and dumped as
-    JSON data: a model arrives as a dict), ``target`` (the addressed user's
-    ID, or None for a broadcast), ``is_broadcast``, ``settings`` (the running
-    plugin's settings for this room: its settings model, or a dict),
-    ``server`` (the ``ChatServer``), ``id`` (the id the delivered message
-    carries, known before the handlers run; a consumed message's ack has it too).
-    Act: change ``value`` to transform what recipients get; ``reply`` /
-    ``send_to_room`` / ``send_to_user`` to answer as the room (ID 0);
-    ``consume()`` to stop delivery; ``invalid(...)`` to refuse with
-    ``validation_failed``; ``refuse(...)`` to refuse with any other code.
+    ``type``, ``message_type`` (its ``MessageType``, None for a type the room
+    does not know), ``value`` (what the type validated: a model instance for a
+    model type, else the validated data), ``wire_value`` (the value as JSON
+    data, as recipients get it), ``target`` (the addressed user's ID, or None
+    for a broadcast), ``is_broadcast``, ``id`` (the id the delivered message
+    carries, known before the handlers run; a consumed message's ack has it
+    too), ``consumed``; and this plugin's own ``chat`` (its ``roomchat.Chat``)
+    and ``settings`` (its settings for this room: its settings model, or a dict).
+    Act: change ``value`` to transform what recipients get (a model, or JSON
+    data); ``reply`` / ``send_to_room`` / ``send_to_user`` to answer as the
+    room (ID 0); ``consume()`` to stop delivery; ``invalid(...)`` to refuse
+    with ``validation_failed``; ``refuse(...)`` to refuse with any other code.
+
+    Each plugin gets a view of its own (its ``chat`` and ``settings``) over the
+    one message: a change of ``value`` or ``consume()`` is seen by the plugins
+    after it.
     """
 
-    __slots__ = ("consumed", "id", "room", "room_config", "sender", "server", "settings", "sid", "target", "type", "value")
+    __slots__ = ("_message", "chat", "settings")
 
-    def __init__(
-        self,
-        server: ChatServer,
-        room: str,
-        room_config: RoomConfig,
-        sender: User,
-        sid: str,
-        message: Message,
-        target: int | None,
-    ) -> None:
-        self.server = server
-        self.room = room
-        self.room_config = room_config
-        self.sender = sender
-        self.sid = sid
-        self.type = message.type
-        self.value = message.value
-        self.target = target
-        self.settings: Any = None
-        self.consumed = False
-        self.id: str | None = None
+    def __init__(self, message: MessageState, chat: Chat, settings: Any) -> None:
+        self._message = message
+        self.chat = chat
+        self.settings = settings
+
+    @property
+    def room(self) -> str:
+        """The room's name."""
+        return self._message.room
+
+    @property
+    def room_config(self) -> RoomConfig:
+        """The room's ``RoomConfig`` (``title``, ``admit``, ``max_users``...)."""
+        return self._message.room_config
+
+    @property
+    def sender(self) -> User:
+        """The sending user."""
+        return self._message.sender
+
+    @property
+    def type(self) -> str:
+        """The message's type."""
+        return self._message.type
+
+    @property
+    def message_type(self) -> MessageType | None:
+        """The message's registered ``MessageType`` in this room, or None for a type the room does not know."""
+        return self._message.message_type
+
+    @property
+    def target(self) -> int | None:
+        """The addressed user's ID for a direct ``message``; None for a broadcast."""
+        return self._message.target
 
     @property
     def is_broadcast(self) -> bool:
         """True for ``broadcast-message``, False for a direct ``message``."""
-        return self.target is None
+        return self._message.target is None
+
+    @property
+    def id(self) -> str | None:
+        """The id the delivered message carries (a consumed message's ack carries it too)."""
+        return self._message.id
+
+    @property
+    def value(self) -> Any:
+        """The value: what its type validated (a model instance for a model type), or what a plugin put here."""
+        return self._message.value
+
+    @value.setter
+    def value(self, value: Any) -> None:
+        self._message.value = value
+
+    @property
+    def wire_value(self) -> Any:
+        """The value as JSON data, as recipients get it (a model dumped as its type dumps it)."""
+        return self._message.wire_value()
+
+    @property
+    def consumed(self) -> bool:
+        """True once ``consume()`` was called."""
+        return self._message.consumed
 
     def consume(self) -> None:
-        """Deliver this message to nobody; the sender's ack still says it was accepted."""
-        self.consumed = True
+        """Deliver this message to nobody; later handlers are skipped; the sender's ack still says it was accepted."""
+        self._message.consumed = True
 
     def refuse(self, code: str, message: str, **details: Any) -> NoReturn:
         """Refuse the message with a PROTOCOL.md code; nobody receives it.
@@ -83,13 +159,13 @@ class MessageContext:
         )
 
     async def reply(self, value: Any, type: str | None = None) -> None:
-        """Send a message from the room (ID 0) to the sender's connections."""
-        await self.send_to_user(self.sender.id, value, type)
+        """Send a message from the room (ID 0) to the sender's connections (``type``: this message's by default)."""
+        await self.chat.send(self.room, type or self.type, value, to=self.sender.id)
 
     async def send_to_user(self, user_id: int, value: Any, type: str | None = None) -> None:
         """Send a message from the room (ID 0) to one user of this room."""
-        await self.server.delivery.to_user(self.room, user_id, ROOM_ID, Message(type or self.type, value))
+        await self.chat.send(self.room, type or self.type, value, to=user_id)
 
     async def send_to_room(self, value: Any, type: str | None = None) -> None:
         """Send a message from the room (ID 0) to everyone in it, the sender included."""
-        await self.server.delivery.to_room(self.room, ROOM_ID, Message(type or self.type, value))
+        await self.chat.send(self.room, type or self.type, value)

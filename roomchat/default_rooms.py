@@ -1,7 +1,9 @@
 """The built-in answer to ``roomchat_resolve_room``: rooms from the config file.
 
 It runs last, so a plugin can serve rooms from elsewhere (a database, say)
-and fall back to the file for the rest.
+and fall back to the file for the rest. The plugin host registers it as the
+plugin ``default_rooms``, made from the server's config (it is the one
+built-in that reads the config file).
 
 A room created on first join (``server.create_rooms``) may not look like a
 configured one: ``Classroom`` or ``сlassroom`` (a Cyrillic с) next to
@@ -15,30 +17,31 @@ meant.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from .config import RoomConfig
+from .config import Config, RoomConfig
 from .errors import Refusal
 from .hookspecs import hookimpl
 from .names import lookalike_key
 
-if TYPE_CHECKING:
-    from .server import ChatServer
-
 MAX_ROOM_NAME = 128
 
 
-@hookimpl(trylast=True)
-def roomchat_resolve_room(server: ChatServer, name: str) -> RoomConfig:
-    """A room from the config, or a new room from ``server.new_room`` when ``server.create_rooms`` is on."""
-    config = server.config
-    room = config.rooms.get(name)
-    if room is not None:
-        return room
-    if config.server.create_rooms:
-        check_new_room_name(name, config.rooms)
-        return config.server.new_room
-    raise Refusal("room_not_found", f"There is no room called {name!r}")
+class ConfigRooms:
+    """The rooms of one config file, as the built-in plugin ``default_rooms`` (the plugin host registers it)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    @hookimpl(trylast=True)
+    def roomchat_resolve_room(self, name: str) -> RoomConfig:
+        """A room from the config, or a new room from ``server.new_room`` when ``server.create_rooms`` is on."""
+        config = self.config
+        room = config.rooms.get(name)
+        if room is not None:
+            return room
+        if config.server.create_rooms:
+            check_new_room_name(name, config.rooms)
+            return config.server.new_room
+        raise Refusal("room_not_found", f"There is no room called {name!r}")
 
 
 def check_new_room_name(name: str, configured: dict[str, RoomConfig]) -> None:

@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 from . import protocol
 from .clock import run_within
-from .context import MessageContext
+from .context import MessageContext, MessageState
 from .delivery import room_channel, user_channel
 from .errors import Refusal
 from .logs import event
+from .plugins import Step, TypeEntry, run_step
 from .protocol import Message
 from .session import Session
 from .users import ROOM_ID
@@ -119,21 +120,24 @@ class Dispatcher:
             )
         pipeline = session.pipeline
         entry = pipeline.types.get(message.type)
+        loaded = message.value
         if entry is None:
             if pipeline.known_only:
                 raise Refusal("unknown_type", f"This room does not accept messages of type {message.type!r}")
         else:
-            message_type = entry[0]
+            message_type = entry.message_type
             if message_type.roles is not None and session.user.role not in message_type.roles:
                 raise Refusal("forbidden", f"{session.user.role.value.title()}s may not send {message.type!r} messages")
             if not (message_type.direct if direct else message_type.broadcast):
                 how = "to one user" if direct else "to the whole room"
                 raise Refusal("forbidden", f"{message.type!r} messages cannot be sent {how}")
-            message.value = message_type.validate(message.value, entry[1])  # the room's own limits, before any plugin
+            loaded = message_type.load(message.value, entry.settings)  # the room's own limits, before any plugin
         target_id = await self._target(session, target) if direct else None
-        if (entry is None or not entry[0].handlers) and not pipeline.checks and not pipeline.delivered:
+        if (entry is None or not entry.message_type.handlers) and not pipeline.checks and not pipeline.delivered:
+            if entry is not None:
+                message.value = entry.message_type.dump(loaded)
             return await self._deliver(session, message, target_id)  # nothing to run: the fast path
-        return await self._run_plugins(session, message, target_id, entry)
+        return await self._run_plugins(session, message, loaded, target_id, entry)
 
     async def _target(self, session: Session, raw: Any) -> int:
         target_id = protocol.parse_target(raw)
@@ -141,41 +145,58 @@ class Dispatcher:
             raise Refusal("user_not_found", f"User {target_id} is not in this room")
         return target_id
 
-    async def _run_plugins(self, session: Session, message: Message, target_id: int | None, entry: Any) -> dict[str, Any]:
-        ctx = MessageContext(self.server, session.room, session.room_config, session.user, session.sid, message, target_id)
-        ctx.id = self.server.delivery.new_id()  # known to handlers before delivery (a poll's id, say)
-        for check, settings in session.pipeline.checks:
-            ctx.settings = settings
-            await self._call(check, ctx, "roomchat_check_message")
-        if entry is not None:
-            ctx.settings = entry[1]
-            for handler in entry[0].handlers:
-                await self._call(handler, ctx, message.type)
-                if ctx.consumed:
+    async def _run_plugins(self, session: Session, message: Message, loaded: Any, target_id: int | None,
+                           entry: TypeEntry | None) -> dict[str, Any]:
+        state = MessageState(session.room, session.room_config, session.user, message.type, target_id,
+                             entry.message_type if entry is not None else None, loaded, loaded)
+        state.id = self.server.delivery.new_id()  # known to handlers before delivery (a poll's id, say)
+        for step in session.pipeline.checks:
+            await self._check(step, MessageContext(state, step.chat, step.settings))
+        if entry is not None and entry.message_type.handlers:
+            ctx = MessageContext(state, entry.chat, entry.settings)
+            for handler in entry.message_type.handlers:
+                await self._call(handler, ctx, message.type, entry.message_type.plugin)
+                if state.consumed:
                     break
-        message.value = ctx.value
-        if ctx.consumed:
-            return self.server.delivery.data(session.user.id, message, ctx.id, to=target_id)
-        data = await self._deliver(session, message, target_id, ctx.id)
-        for delivered, settings in session.pipeline.delivered:
-            ctx.settings = settings
+        message.value = state.wire_value()
+        if state.consumed:
+            return self.server.delivery.data(session.user.id, message, state.id, to=target_id)
+        data = await self._deliver(session, message, target_id, state.id)
+        for step in session.pipeline.delivered:
+            ctx = MessageContext(state, step.chat, step.settings)
             try:
-                await self._call(delivered, ctx, "roomchat_message_delivered", data)
+                await self._run(step, ctx, "roomchat_message_delivered", data=data)
             except Refusal:
                 pass  # too late to refuse; the message is out
         return data
 
-    async def _call(self, fn: Callable[..., Any], ctx: MessageContext, what: str, *args: Any) -> None:
-        """Run one plugin function with a time limit; failures refuse only this message."""
+    async def _check(self, step: Step, ctx: MessageContext) -> None:
+        """One plugin's ``roomchat_check_message``: a Refusal refuses the message; a failure is ``plugin_error``."""
+        await self._run(step, ctx, "roomchat_check_message")
+
+    async def _run(self, step: Step, ctx: MessageContext, hook: str, **more: Any) -> None:
         try:
-            await run_within(self.timeout, fn, ctx, *args)
+            await run_step(step, self.timeout, ctx=ctx, **more)
         except Refusal:
             raise
         except TimeoutError:
-            event(log, "plugin_timeout", logging.ERROR, handler=_name(fn), step=what, room=ctx.room)
+            event(log, "plugin_timeout", logging.ERROR, plugin=step.plugin, step=hook, room=ctx.room)
+            raise Refusal("plugin_error", f"A plugin took too long with this message ({hook})") from None
+        except Exception:
+            log.exception("plugin %s failed in %s on a %s message", step.plugin, hook, ctx.type)
+            raise Refusal("plugin_error", f"A plugin failed on this message ({hook})") from None
+
+    async def _call(self, fn: Callable[..., Any], ctx: MessageContext, what: str, plugin: str) -> None:
+        """Run one handler of a type with a time limit; failures refuse only this message."""
+        try:
+            await run_within(self.timeout, fn, ctx)
+        except Refusal:
+            raise
+        except TimeoutError:
+            event(log, "plugin_timeout", logging.ERROR, plugin=plugin, handler=_name(fn), step=what, room=ctx.room)
             raise Refusal("plugin_error", f"A plugin took too long with this message ({what})") from None
         except Exception:
-            log.exception("plugin %s failed on a %s message", _name(fn), ctx.type)
+            log.exception("plugin %s failed: %s on a %s message", plugin, _name(fn), ctx.type)
             raise Refusal("plugin_error", f"A plugin failed on this message ({what})") from None
 
     async def _deliver(self, session: Session, message: Message, target_id: int | None,

@@ -1,15 +1,24 @@
 """Every hook a roomchat plugin can implement.
 
 A plugin is any module, class or object with functions named after these
-hooks and marked ``@roomchat.hookimpl``. Hooks are prefixed ``roomchat_``,
+hooks and marked ``@roomchat.hookimpl`` (a class is instantiated once per
+server, with its ``roomchat.Chat``). Hooks are prefixed ``roomchat_``,
 documented one by one in docs/plugins.md, and tests/test_hookspecs.py fails
 when one is not documented there or not exercised by a test.
 
-pluggy calls hooks synchronously. A hook that needs I/O is written with
-``async def``: it returns an awaitable, and the core awaits it within the
-server's ``handler_timeout`` (``server.handler_timeout`` in the config).
-The registration hooks (``roomchat_register_*``, ``roomchat_settings_model``)
-and ``roomchat_resolve_room`` must answer synchronously.
+Hooks that act get ``chat``: the implementing plugin's own ``roomchat.Chat``
+(roomchat/api.py), never the server. The message hooks get a
+``MessageContext``, whose ``ctx.chat`` is the same.
+
+Every hook is called through pluggy, one plugin at a time
+(roomchat/plugins.py), so ``wrapper=True`` implementations and ``pm.trace``
+see each call. A hook that needs I/O is written with ``async def``: it
+returns an awaitable, and the core awaits it within the server's
+``handler_timeout`` before the next plugin runs. The registration hooks
+(``roomchat_register_*``, ``roomchat_settings_model``), ``roomchat_resolve_room``
+and ``roomchat_web_assets`` must answer synchronously. The hooks about a
+room (messages, joins, leaves) run only for the plugins the room runs
+(``plugins.enabled`` / ``disabled``, ``plugins.rooms``).
 
 Messages of one type are handled by the handlers that type registers
 (``roomchat_register_message_types``); the core looks the type up in a dict,
@@ -34,10 +43,10 @@ from .api import WebAssets  # at run time: tests/test_hookspecs.py resolves ever
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from .api import Chat
     from .config import RoomConfig
     from .context import MessageContext
     from .messagetypes import MessageType
-    from .server import ChatServer
     from .users import User
 
 PROJECT = "roomchat"
@@ -99,10 +108,11 @@ def roomchat_register_bots(register: Callable[[type[Any]], None]) -> None:
 
 
 @hookspec(firstresult=True)
-def roomchat_resolve_room(server: ChatServer, name: str) -> RoomConfig | None:
+def roomchat_resolve_room(chat: Chat, name: str) -> RoomConfig | None:
     """The ``RoomConfig`` of room ``name``, or None to leave it to the next plugin.
 
-    Gets: the ``server`` and the room ``name`` a connecting client asked for.
+    Gets: this plugin's ``chat`` and the room ``name`` a connecting client
+    asked for (or a plugin's ``chat.room(name)``).
     Returns: a ``roomchat.config.RoomConfig``, or None. Raise
     ``Refusal("room_not_found", ...)`` to refuse the room outright.
     When: on every join, before the user is identified. Synchronous (it is
@@ -110,7 +120,27 @@ def roomchat_resolve_room(server: ChatServer, name: str) -> RoomConfig | None:
     First answer wins: yes (firstresult). The built-in answer (rooms from the
     config file, then a room created on first join when
     ``server.create_rooms`` is on) is ``trylast``, so a plugin's answer comes
-    first and the file is the fallback.
+    first and the file is the fallback. Server-wide: the room is not known
+    yet, so no room's plugin choice applies.
+    """
+
+
+@hookspec
+def roomchat_check_join(chat: Chat, room: str, user: User) -> MaybeAwaitable:
+    """Let ``user`` into ``room``, or refuse: bans, opening hours, a quota kept elsewhere.
+
+    Gets: this plugin's ``chat``, the ``room`` name and the identified
+    ``roomchat.User`` (``chat.room(room)`` is its ``RoomConfig``).
+    Returns: None (or an awaitable of None) to let the user in. Refuse by
+    raising ``roomchat.Refusal`` with a code from PROTOCOL.md (``banned``,
+    ``forbidden``...): the client's ``connect_error`` carries it.
+    When: on every join, after the room was resolved, the user identified
+    and the room's ``roles`` checked, before the room's capacity is counted;
+    in rooms that run the plugin.
+    First answer wins: no; every implementation runs, in pluggy's order,
+    until one refuses. One that raises anything else, or outlives
+    ``handler_timeout``, refuses the join with ``unavailable`` (logged with
+    the plugin's name): a check that could not run lets nobody in.
     """
 
 
@@ -158,22 +188,23 @@ def roomchat_message_delivered(ctx: MessageContext, data: dict[str, Any]) -> May
 
 
 @hookspec
-def roomchat_startup(server: ChatServer) -> MaybeAwaitable:
-    """The server has started and is about to accept connections.
+def roomchat_startup(chat: Chat) -> MaybeAwaitable:
+    """The server has started and is about to serve connections.
 
-    Gets: the ``server`` (``server.config``, ``server.plugins``, ``server.state``).
+    Gets: this plugin's ``chat``.
     Returns: nothing (ignored). Open connections, start timers here.
-    When: once, at start-up, before the port accepts connections.
+    When: once, at start-up (the ASGI lifespan's startup), before any
+    connection is served.
     First answer wins: no; all run. A failure or a timeout is logged and
     start-up goes on without it.
     """
 
 
 @hookspec
-def roomchat_shutdown(server: ChatServer) -> MaybeAwaitable:
+def roomchat_shutdown(chat: Chat) -> MaybeAwaitable:
     """The server is stopping; release what ``roomchat_startup`` took.
 
-    Gets: the ``server``.
+    Gets: this plugin's ``chat``.
     Returns: nothing (ignored).
     When: once, after every client was disconnected, before the state backend closes.
     First answer wins: no; all run, each failure logged and isolated.
@@ -181,30 +212,30 @@ def roomchat_shutdown(server: ChatServer) -> MaybeAwaitable:
 
 
 @hookspec
-def roomchat_user_joined(server: ChatServer, room: str, user: User) -> MaybeAwaitable:
+def roomchat_user_joined(chat: Chat, room: str, user: User) -> MaybeAwaitable:
     """``user`` entered ``room``.
 
-    Gets: the ``server``, the ``room`` name and the ``roomchat.User`` (``id``,
-    ``role``, ``name``, ``bot``).
-    Returns: nothing (ignored). To greet, send with
-    ``server.delivery.to_user(room, user.id, roomchat.ROOM_ID, Message(...))``.
+    Gets: this plugin's ``chat``, the ``room`` name and the ``roomchat.User``
+    (``id``, ``role``, ``name``, ``bot``).
+    Returns: nothing (ignored). To greet, ``await chat.send(room, "text",
+    "Welcome!", to=user.id)``.
     When: on the user's first connection to the room, after
-    ``initial-response`` and ``user-connected`` went out. Server-wide: it is
-    called for every room, whatever the room's ``plugins.enabled``.
+    ``initial-response`` and ``user-connected`` went out, in rooms that run
+    the plugin.
     First answer wins: no; all run, each failure logged and isolated.
     """
 
 
 @hookspec
-def roomchat_user_left(server: ChatServer, room: str, user: User) -> MaybeAwaitable:
+def roomchat_user_left(chat: Chat, room: str, user: User) -> MaybeAwaitable:
     """``user`` left ``room``.
 
-    Gets: the ``server``, the ``room`` name and the ``roomchat.User``.
+    Gets: this plugin's ``chat``, the ``room`` name and the ``roomchat.User``.
     Returns: nothing (ignored).
     When: when the user's last connection to the room closed, after
-    ``user-disconnected`` went out to those left. Server-wide, like
-    ``roomchat_user_joined``. Per room, both hooks run one call at a time,
-    in the order of the room's joins and leaves.
+    ``user-disconnected`` went out to those left, in rooms that run the
+    plugin. Per room, both hooks run one call at a time, in the order of the
+    room's joins and leaves.
     First answer wins: no; all run, each failure logged and isolated.
     """
 
@@ -217,7 +248,7 @@ def roomchat_web_assets() -> WebAssets | None:
     """This plugin's files for the web client: a folder, and the ES module the app loads from it.
 
     Gets: nothing.
-    Returns: ``roomchat.webclient.WebAssets(folder, entry)``, or None for a
+    Returns: ``roomchat.WebAssets(folder, entry)``, or None for a
     plugin with nothing to show in a browser. ``folder`` is served read-only
     at ``/web/plugins/<plugin name>/``; ``entry`` (a path inside it, like
     ``"renderer.js"``) is an ES module whose default export the app calls with

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import Refusal
 from .watchdog import overdue_connections
-from .webclient import WebClient
+from .webclient import WebClient, plugin_assets
 
 if TYPE_CHECKING:
     from .server import ChatServer
@@ -56,7 +56,7 @@ def http_app(server: ChatServer) -> Any:
 
     The web client (``/`` and ``/web/...``) is ``roomchat/webclient.py``.
     """
-    web = WebClient(server)
+    web = WebClient(plugin_assets(server.plugins.answers("roomchat_web_assets")), server.config.bots)
 
     async def app(scope: dict[str, Any], receive: ASGIReceive, send: ASGISend) -> None:
         if scope["type"] != "http":

@@ -28,10 +28,12 @@ from typing import TYPE_CHECKING, Any
 import socketio
 
 from . import protocol
+from .admission import Admission
 from .announcing import Announcer
 from .delivery import room_channel, user_channel
 from .errors import Refusal
 from .logs import event
+from .plugins import Step
 from .session import Session
 from .users import User
 
@@ -79,12 +81,13 @@ class Joins:
         self.announcer = Announcer()
         self.plugin_news = Announcer()  # per room, plugins hear of joins and leaves in the room's order
         self._pending: Counter[str] = Counter()  # joins admitted but not yet announced, per room
+        self.admission = Admission(server.plugins, server.auth, server.state, self._pending.__getitem__)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         """Admit or refuse a connection; refusals end in the client's ``connect_error``."""
         try:
-            session = await self._admit(sid, environ, auth)
+            session = await self.admission.admit(sid, environ, auth)
         except Refusal as refusal:
             event(log, "join_refused", code=refusal.code, reason=refusal.message, remote=_remote(environ))
             raise socketio.exceptions.ConnectionRefusedError(refusal.message, refusal.data()) from None
@@ -98,21 +101,6 @@ class Joins:
         task = asyncio.create_task(self._join(session))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    async def _admit(self, sid: str, environ: dict[str, Any], auth: Any) -> Session:
-        request = protocol.parse_join(auth, environ.get("QUERY_STRING", ""))
-        self.server.state.check_available()
-        room_config = self.server.resolve_room(request.room)
-        user = await self.server.auth.identify(request.room, room_config, request.token, request.name)
-        if user.role not in room_config.roles:
-            raise Refusal("forbidden", f"{user.role.value.title()}s may not enter room {request.room!r}")
-        await self.server.check_admission(request.room, user)
-        if room_config.max_users is not None and await self.server.state.presence.member(request.room, user.id) is None:
-            present = await self.server.state.presence.count(request.room) + self._pending[request.room]
-            if present >= room_config.max_users:
-                raise Refusal("room_full", f"Room {request.room!r} is full ({room_config.max_users} users)")
-        pipeline = self.server.plugins.pipeline(room_config, request.room)
-        return Session(sid, request.room, room_config, user, pipeline)
 
     async def _join(self, session: Session) -> None:
         """Record the join under the room's lock and post its announcements (``_greet`` makes them)."""
@@ -155,7 +143,7 @@ class Joins:
         finally:
             session.ready.set()
             if first:
-                self.tell_plugins("roomchat_user_joined", room, user)
+                self.tell_plugins("roomchat_user_joined", room, user, session.pipeline.joined)
         if not welcomed and self._connected(session):
             await self.server.sio.disconnect(session.sid)  # it did not get its list: it must not stay unaware
 
@@ -194,30 +182,43 @@ class Joins:
             if session.joined:
                 last = await presence.leave(room, user, sid)
                 if last:
-                    self.announcer.post(room, lambda: self._farewell(room, user, sid))
+                    self.announcer.post(room, lambda: self._farewell(session, sid))
         if session.joined:
             event(log, "leave", room=room, user=user.id, sid=sid, last=last, reason=str(reason or ""))
 
-    async def _farewell(self, room: str, user: User, sid: str) -> None:
+    async def _farewell(self, session: Session, sid: str) -> None:
         """A user's last connection left: the room hears of it (unless a cluster's feed tells it), then plugins."""
+        room, user = session.room, session.user
         try:
             if not self.server.state.presence.announces:
                 await self.server.sio.emit(protocol.USER_DISCONNECTED, protocol.user_disconnected(user),
                                            to=room_channel(room), skip_sid=sid)
         finally:
-            self.tell_plugins("roomchat_user_left", room, user)
+            self.tell_plugins("roomchat_user_left", room, user, session.pipeline.left)
 
-    def tell_plugins(self, hook: str, room: str, user: User) -> None:
+    def tell_plugins(self, hook: str, room: str, user: User, steps: list[Step] | None = None) -> None:
         """Run ``roomchat_user_joined`` or ``roomchat_user_left`` after the room's earlier ones (each within handler_timeout).
 
-        A queue of its own per room, so a slow plugin never holds up the room's announcements.
+        ``steps`` are the room's plugins' implementations (its pipeline's);
+        without them (a user of a dead cluster server) they are looked up by the
+        room's name. A queue of its own per room, so a slow plugin never holds
+        up the room's announcements.
         """
-        server = self.server
+        plugins = self.server.plugins
 
         async def notify() -> None:
-            await server.plugins.notify(hook, server=server, room=room, user=user)
+            found = steps if steps is not None else self._steps(hook, room)
+            await plugins.notify(hook, found, room=room, user=user)
 
         self.plugin_news.post(room, notify)
+
+    def _steps(self, hook: str, room: str) -> list[Step]:
+        plugins = self.server.plugins
+        try:
+            pipeline = plugins.pipeline(plugins.resolve_room(room), room)
+        except Refusal:
+            return []  # the room is gone from the config: no plugin runs there
+        return pipeline.joined if hook == "roomchat_user_joined" else pipeline.left
 
     async def close(self) -> None:
         """Let joins under way, announcements and plugin notifications finish (the server is stopping).

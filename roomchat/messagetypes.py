@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from .errors import Refusal
 from .users import Role
 
-if TYPE_CHECKING:
-    from .context import MessageContext
-
-Handler = Callable[["MessageContext"], Awaitable[None] | None]
+Handler = Callable[..., Awaitable[None] | None]
+"""A type's pipeline step: a function (or ``async def``) taking a ``roomchat.MessageContext``."""
 TextFields = bool | str | Sequence[str] | None
 """How a type declares its human text (``MessageType.text``)."""
 
@@ -73,22 +71,30 @@ class MessageType:
             if not callable(handler):
                 raise TypeError(f"message type {self.name!r}: handler {handler!r} is not callable")
 
-    def validate(self, value: Any, settings: Any = None) -> Any:
-        """The value as recipients get it, or ``validation_failed`` with field-level errors.
+    def load(self, value: Any, settings: Any = None) -> Any:
+        """The validated value (a model instance for a model type), or ``validation_failed`` with field-level errors.
 
         ``settings`` are the type's plugin settings for the room: validators
         read them as ``info.context["settings"]`` to apply a room's own limits
-        (a text's ``max_length``) before any plugin sees the value.
+        (a text's ``max_length``) before any plugin sees the value. This is
+        what handlers get as ``ctx.value``.
         """
         try:
-            checked = self.adapter.validate_python(value, context={"settings": settings})
-            return self.adapter.dump_python(checked, mode="json")
+            return self.adapter.validate_python(value, context={"settings": settings})
         except ValidationError as exc:
             errors = [
                 {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
                 for e in exc.errors(include_url=False, include_context=False, include_input=False)
             ]
             raise Refusal("validation_failed", f"This {self.name} message is not valid", errors=errors) from None
+
+    def dump(self, loaded: Any) -> Any:
+        """A value ``load`` returned, as JSON data: what recipients get (``ctx.wire_value``)."""
+        return self.adapter.dump_python(loaded, mode="json")
+
+    def validate(self, value: Any, settings: Any = None) -> Any:
+        """The value as recipients get it (``dump(load(value, settings))``), or ``validation_failed``."""
+        return self.dump(self.load(value, settings))
 
     def texts(self, value: Any) -> list[str]:
         """The human text of a validated ``value``, as ``text`` declares it (``[]`` when it declares none)."""

@@ -1,46 +1,194 @@
-"""Finding, registering and calling plugins.
+"""The plugin host: registering plugins, and calling every hook through pluggy, per plugin, per room.
 
 Built-ins, installed packages (entry-point group ``roomchat``) and modules or
 files named in the config all go through ``PluginHost.add``, which is
 ``pm.register`` plus reading what the plugin registers. Nothing about a
-built-in is special.
+built-in is special. A plugin that is a class is instantiated once per
+server, with its ``Chat`` (``cls(chat)``, or ``cls()`` if it takes nothing).
+
+Every hook is called through pluggy, one plugin at a time: for each plugin
+that implements a hook (in pluggy's order: last registered first,
+``tryfirst``/``trylast`` respected) the host keeps a subset caller
+(``pm.subset_hook_caller``) that calls that plugin's implementation inside
+every wrapper (``wrapper=True``) of the plugins that run there. So wrappers
+and ``pm.trace`` see each call, each plugin gets its own ``Chat`` (and, for
+message hooks, its own settings), what an ``async def`` implementation
+returns is awaited within ``handler_timeout`` before the next plugin runs,
+and a failure names the plugin. The callers of a room are built once per
+room config (``pipeline``): a room's ``plugins.enabled`` / ``disabled`` and
+``plugins.rooms`` decide which plugins run there, for every hook that
+concerns a room (messages, joins, leaves, ``roomchat_check_join``).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+import asyncio
+import inspect
 import logging
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 from pydantic import BaseModel, ValidationError
 
 from . import hookspecs
-from .builtins import BUILTIN_PLUGINS
-from .clock import run_within
-from .config import PluginsConfig, RoomConfig, describe_error
-from .errors import ConfigError
+from .clock import Clock
+from .config import Config, PluginsConfig, RoomConfig, describe_error
+from .errors import ConfigError, Refusal
+from .loading import builtin_plugins, entry_point_plugins, import_plugin
 from .logs import event
 from .messagetypes import MessageType, TypeRegistry
 
+if TYPE_CHECKING:
+    from .state.base import KeyValueStore, Presence
+    from .users import User
+
 log = logging.getLogger("roomchat.plugins")
 
-ENTRY_POINT_GROUP = "roomchat"
+__all__ = ["PluginChat", "PluginHost", "PluginInfo", "RoomPipeline", "Runtime", "Step", "TypeEntry", "import_plugin"]
+
+ROOM_HOOKS = ("roomchat_check_join", "roomchat_check_message", "roomchat_message_delivered", "roomchat_user_joined",
+              "roomchat_user_left")
+"""The hooks a room's plugin choice applies to (the others are server-wide)."""
+
+
+# -- what the plugins' views act through ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What plugins' ``Chat`` views act through, once the server is built (``PluginHost.attach``)."""
+
+    kv: KeyValueStore
+    shared_store: bool
+    presence: Presence
+    send: Callable[[str, str, Any, int | None], Awaitable[dict[str, Any]]]
+    disconnect: Callable[[str, int], Awaitable[int]]
+
+
+class NamespacedStore:
+    """One plugin's ``roomchat.Store``: the server's key-value store under ``<plugin>:``."""
+
+    __slots__ = ("_kv", "_prefix", "shared")
+
+    def __init__(self, kv: KeyValueStore, plugin: str, shared: bool) -> None:
+        self._kv = kv
+        self._prefix = plugin + ":"
+        self.shared = shared
+
+    async def get(self, key: str) -> Any:
+        return await self._kv.get(self._prefix + key)
+
+    async def get_many(self, keys: Sequence[str]) -> list[Any]:
+        return await self._kv.get_many([self._prefix + key for key in keys])
+
+    async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        await self._kv.set(self._prefix + key, value, ttl)
+
+    async def delete(self, key: str) -> bool:
+        return await self._kv.delete(self._prefix + key)
+
+    async def hash_set(self, key: str, field: str, value: Any, only_if_new: bool = False,
+                       ttl: float | None = None) -> bool:
+        return await self._kv.hash_set(self._prefix + key, field, value, only_if_new, ttl)
+
+    async def hash_get_all(self, key: str) -> dict[str, Any]:
+        return await self._kv.hash_get_all(self._prefix + key)
+
+    async def incr(self, key: str, amount: int = 1) -> int:
+        return await self._kv.incr(self._prefix + key, amount)
+
+
+class PluginChat:
+    """One plugin's ``roomchat.Chat``: what it may do with the server, and nothing more."""
+
+    __slots__ = ("_host", "_store", "log", "plugin")
+
+    def __init__(self, host: PluginHost, plugin: str) -> None:
+        self._host = host
+        self._store: NamespacedStore | None = None
+        self.plugin = plugin
+        self.log = logging.getLogger(f"roomchat.plugins.{plugin}")
+
+    def _runtime(self) -> Runtime:
+        runtime = self._host.runtime
+        if runtime is None:
+            raise RuntimeError(f"plugin {self.plugin!r}: this plugin host is not serving (no server was built on it)")
+        return runtime
+
+    @property
+    def clock(self) -> Clock:
+        return self._host.clock
+
+    @property
+    def bot_ids(self) -> frozenset[int]:
+        return self._host.bot_ids
+
+    @property
+    def store(self) -> NamespacedStore:
+        if self._store is None:
+            runtime = self._runtime()
+            self._store = NamespacedStore(runtime.kv, self.plugin, runtime.shared_store)
+        return self._store
+
+    def settings(self, room: str) -> Any:
+        return self._host.settings_for(self._host.resolve_room(room), self.plugin)
+
+    def room(self, name: str) -> RoomConfig:
+        return self._host.resolve_room(name)
+
+    async def members(self, room: str) -> list[User]:
+        return await self._runtime().presence.members(room)
+
+    async def member(self, room: str, user_id: int) -> User | None:
+        return await self._runtime().presence.member(room, user_id)
+
+    async def send(self, room: str, type: str, value: Any, *, to: int | None = None) -> dict[str, Any]:
+        if isinstance(value, BaseModel):
+            value = value.model_dump(mode="json")
+        return await self._runtime().send(room, type, value, to)
+
+    async def disconnect(self, room: str, user_id: int) -> int:
+        return await self._runtime().disconnect(room, user_id)
+
+    def __repr__(self) -> str:
+        return f"<Chat of plugin {self.plugin!r}>"
+
+
+# -- per-room pipelines ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One plugin's implementation of one hook, as a room (or the server) runs it."""
+
+    plugin: str
+    call: pluggy.HookCaller  # pluggy's subset caller: this plugin's implementation, inside the wrappers that run
+    chat: PluginChat
+    settings: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class TypeEntry:
+    """A message type as a room runs it: the type, its plugin's settings for the room, its plugin's Chat."""
+
+    message_type: MessageType
+    settings: Any
+    chat: PluginChat
 
 
 @dataclass
 class RoomPipeline:
-    """What one room runs: its known types with their settings, and its all-types hooks."""
+    """What one room runs: its known types, and each room hook's steps in pluggy's order."""
 
-    types: dict[str, tuple[MessageType, Any]]
-    checks: list[tuple[Callable[..., Any], Any]]
-    delivered: list[tuple[Callable[..., Any], Any]]
+    types: dict[str, TypeEntry]
+    check_join: list[Step]
+    checks: list[Step]
+    delivered: list[Step]
+    joined: list[Step]
+    left: list[Step]
     known_only: bool
 
 
@@ -56,10 +204,23 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
 
 
-class PluginHost:
-    """The plugin manager, the type registry and the bot registry of one server."""
+async def run_step(step: Step, timeout: float | None, **kwargs: Any) -> None:
+    """Call one plugin's implementation through pluggy, and await what it returns within ``timeout``.
 
-    def __init__(self, handler_timeout: float = 2.0) -> None:
+    Raises what the plugin raised (TimeoutError when it outlived ``timeout``).
+    """
+    results = step.call(**kwargs)
+    for result in results if isinstance(results, list) else (results,):
+        if inspect.isawaitable(result):
+            async with asyncio.timeout(timeout):
+                await result
+
+
+class PluginHost:
+    """The plugin manager, the type registry and the bot registry of one server, and every call of a hook."""
+
+    def __init__(self, handler_timeout: float = 2.0, clock: Clock | None = None,
+                 bot_ids: frozenset[int] = frozenset()) -> None:
         self.pm = pluggy.PluginManager("roomchat")
         self.pm.add_hookspecs(hookspecs)
         self.types = TypeRegistry()
@@ -67,25 +228,43 @@ class PluginHost:
         self.info: dict[str, PluginInfo] = {}
         self.settings_models: dict[str, type[BaseModel]] = {}
         self.handler_timeout = handler_timeout
+        self.clock = clock or Clock()
+        self.bot_ids = bot_ids
+        self.runtime: Runtime | None = None
+        self.views: dict[str, PluginChat] = {}
         self._pipelines: dict[tuple[int, frozenset[str]], tuple[RoomConfig, RoomPipeline]] = {}
+        self._server_wide: dict[str, list[Step]] = {}
+        self._settings: dict[tuple[int, str], tuple[RoomConfig, Any]] = {}
         self._global_settings: dict[str, dict[str, Any]] = {}
         self._plugin_rooms: dict[str, list[str]] = {}  # plugins.rooms: plugin -> the only rooms it runs in
+
+    def attach(self, runtime: Runtime) -> None:
+        """Give the plugins' views what they act through (the server calls this once it is built)."""
+        self.runtime = runtime
+
+    def view(self, name: str) -> PluginChat:
+        """Plugin ``name``'s Chat (made on first use)."""
+        chat = self.views.get(name)
+        if chat is None:
+            chat = self.views[name] = PluginChat(self, name)
+        return chat
 
     # -- registration -------------------------------------------------------
 
     def add(self, plugin: object, name: str, origin: str) -> None:
-        """Register one plugin and read its types, bots and settings model.
+        """Register one plugin (a class: one instance of it) and read its types, bots and settings model.
 
         A problem in what the plugin registers (a type name taken, a bad
-        MessageType, a registration hook that raises) stops start-up with a
-        ConfigError naming the plugin and where it came from.
+        MessageType, a hook with arguments the hook does not have, a
+        registration hook that raises) stops start-up with a ConfigError naming
+        the plugin and where it came from.
         """
         if self.pm.is_blocked(name):
             return
         existing = self.pm.get_plugin(name)
-        if existing is plugin:
-            return  # the same object twice (its entry point, then handed over by a test): once is enough
-        if existing is None and self.pm.is_registered(plugin):
+        if existing is plugin or (isinstance(plugin, type) and type(existing) is plugin):
+            return  # the same plugin twice (its entry point, then handed over by a test): once is enough
+        if existing is None and not isinstance(plugin, type) and self.pm.is_registered(plugin):
             other = self.pm.get_name(plugin) or "?"
             where = self.info[other].origin if other in self.info else "?"
             raise ConfigError(origin, [f"plugin {name!r} is already registered as {other!r} ({where}); use that name"])
@@ -94,14 +273,18 @@ class PluginHost:
                 (f"a plugin called {name!r} is already registered ({self.info[name].origin}); "
                  f"give this one another name, or add {name!r} to plugins.disable to drop the other")
             ])
-        self.pm.register(plugin, name=name)
+        instance = self._instantiate(plugin, name, origin) if isinstance(plugin, type) else plugin
+        try:
+            self.pm.register(instance, name=name)
+        except pluggy.PluginValidationError as exc:
+            raise ConfigError(f"plugin {name} ({origin})", [_validation_problem(exc)]) from None
         info = PluginInfo(name, origin, module=_module_of(plugin),
-                          hooks=sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
+                          hooks=sorted(h.name for h in self.pm.get_hookcallers(instance) or ()))
         self.info[name] = info
         try:
-            self._read_registrations(plugin, info)
+            self._read_registrations(instance, info)
         except Exception as exc:
-            self.pm.unregister(plugin)
+            self.pm.unregister(instance)
             del self.info[name]
             for type_name in info.types:
                 self.types.remove(type_name)
@@ -110,6 +293,19 @@ class PluginHost:
             self.settings_models.pop(name, None)
             raise ConfigError(f"plugin {name} ({origin})", [f"{type(exc).__name__}: {exc}"]) from exc
         self._pipelines.clear()
+        self._server_wide.clear()
+
+    def _instantiate(self, plugin_class: type, name: str, origin: str) -> object:
+        """One instance of a plugin class for this server: ``cls(chat)``, or ``cls()`` if it takes no argument."""
+        try:
+            takes_chat = bool(inspect.signature(plugin_class).parameters)
+        except (TypeError, ValueError):
+            takes_chat = False
+        try:
+            return plugin_class(self.view(name)) if takes_chat else plugin_class()
+        except Exception as exc:
+            raise ConfigError(f"plugin {name} ({origin})",
+                              [f"{plugin_class.__qualname__}(chat) failed: {type(exc).__name__}: {exc}"]) from exc
 
     def _read_registrations(self, plugin: object, info: PluginInfo) -> None:
         def register_type(message_type: MessageType) -> None:
@@ -134,42 +330,36 @@ class PluginHost:
             self.settings_models[info.name] = model
 
     def _call_own(self, plugin: object, hook_name: str, **kwargs: Any) -> Any:
-        """Call one plugin's own implementation of a hook (None if it has none)."""
-        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-            if impl.plugin is plugin:
-                return impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-        return None
+        """One plugin's own answer to a registration hook, through pluggy (None if it has none)."""
+        hook = getattr(self.pm.hook, hook_name)
+        if not any(impl.plugin is plugin for impl in hook.get_hookimpls()):
+            return None
+        others = [impl.plugin for impl in hook.get_hookimpls() if impl.plugin is not plugin]
+        results = self.pm.subset_hook_caller(hook_name, others)(**kwargs)
+        return results[0] if results else None
 
-    def load(self, config: PluginsConfig, source: str) -> None:
-        """Built-ins, then installed packages, then what the config file ``source`` names."""
+    def load(self, config: PluginsConfig, source: str, rooms: Config | None = None) -> None:
+        """The config's rooms (``default_rooms``), the built-ins, installed packages, then what ``source`` names.
+
+        ``rooms`` is the whole config, whose ``rooms:`` and ``server.create_rooms``
+        the built-in ``roomchat_resolve_room`` answers from (none: no rooms).
+        """
+        from .default_rooms import ConfigRooms
+
         for name in config.disable:
             self.pm.set_blocked(name)
-        for name, module in BUILTIN_PLUGINS.items():
-            self.add(importlib.import_module(module), name, "built-in")
-        self._load_entry_points()
+        self.add(ConfigRooms(rooms or Config()), "default_rooms", "built-in")
+        for name, plugin in builtin_plugins():
+            self.add(plugin, name, "built-in")
+        for name, plugin, origin in entry_point_plugins(skip=set(self.info) | set(config.disable)):
+            self.add(plugin, name, origin)
         for spec in config.load:
             module, name = import_plugin(spec, source)
             self.add(module, name, f"config: {spec}")
         self._global_settings = config.settings
         self._plugin_rooms = config.rooms
 
-    def _load_entry_points(self) -> None:
-        from importlib.metadata import entry_points
-
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            if self.pm.is_blocked(ep.name) or self.pm.has_plugin(ep.name):
-                continue
-            dist = ep.dist
-            origin = f"package {dist.name} {dist.version}" if dist else f"entry point {ep.value}"
-            try:
-                plugin = ep.load()
-            except ImportError as exc:
-                problem = f"cannot import {ep.value}: {_import_problem(exc, ep.module)}"
-                raise ConfigError(f"plugin {ep.name} ({origin})",
-                                  [f"{problem} (or add {ep.name!r} to plugins.disable)"]) from None
-            self.add(plugin, ep.name, origin)
-
-    # -- settings and per-room pipelines --------------------------------------
+    # -- settings -----------------------------------------------------------------
 
     def validate_settings(self, rooms: dict[str, RoomConfig], source: str) -> None:
         """Check every plugin name and setting the config gives; a problem stops start-up naming the key.
@@ -228,10 +418,27 @@ class PluginHost:
             return [describe_error(e, path, "setting") for e in exc.errors()]
         return []
 
-    def _settings_for(self, room: RoomConfig, plugin: str) -> Any:
+    def settings_for(self, room: RoomConfig, plugin: str) -> Any:
+        """``plugin``'s settings in a room of config ``room``: its model (validated once per config), or a dict."""
+        key = (id(room), plugin)
+        cached = self._settings.get(key)
+        if cached is not None and cached[0] is room:
+            return cached[1]
         model = self.settings_models.get(plugin)
         merged = {**self._global_settings.get(plugin, {}), **room.plugins.settings.get(plugin, {})}
-        return model.model_validate(merged) if model is not None else merged
+        settings = model.model_validate(merged) if model is not None else merged
+        self._settings[key] = (room, settings)
+        return settings
+
+    # -- rooms ------------------------------------------------------------------------------
+
+    def resolve_room(self, name: str) -> RoomConfig:
+        """The room's config, from the first plugin that knows it (the config file last); else ``room_not_found``."""
+        for step in self.server_wide("roomchat_resolve_room"):
+            room = step.call(chat=step.chat, name=name)
+            if room is not None:
+                return room  # type: ignore[no-any-return]
+        raise Refusal("room_not_found", f"There is no room called {name!r}")
 
     def pipeline(self, room: RoomConfig, name: str | None = None) -> RoomPipeline:
         """The pipeline of room ``name`` whose config is ``room``, built once per config and ``plugins.rooms`` fit.
@@ -248,7 +455,7 @@ class PluginHost:
         self._pipelines[key] = (room, pipeline)
         return pipeline
 
-    def _enabled(self, room: RoomConfig, plugin: str, name: str | None) -> bool:
+    def enabled(self, room: RoomConfig, plugin: str, name: str | None) -> bool:
         """Whether room ``name`` (config ``room``) runs ``plugin``: its own choice, and ``plugins.rooms``."""
         chosen = room.plugins.enabled
         if chosen == "all" and plugin in room.plugins.disabled:
@@ -259,36 +466,79 @@ class PluginHost:
         return only is None or name in only
 
     def _build_pipeline(self, room: RoomConfig, name: str | None) -> RoomPipeline:
-        types = {
-            t.name: (t, self._settings_for(room, t.plugin)) for t in self.types if self._enabled(room, t.plugin, name)
-        }
-        return RoomPipeline(
-            types=types,
-            checks=list(self._impls("roomchat_check_message", room, name)),
-            delivered=list(self._impls("roomchat_message_delivered", room, name)),
-            known_only=room.message_types == "known",
-        )
+        def runs(plugin: str) -> bool:
+            return self.enabled(room, plugin, name)
 
-    def _impls(self, hook_name: str, room: RoomConfig, name: str | None) -> Iterator[tuple[Callable[..., Any], Any]]:
-        # pluggy calls the last registered first; keep its order.
-        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
-            if self._enabled(room, impl.plugin_name, name):
-                yield impl.function, self._settings_for(room, impl.plugin_name)
+        def steps(hook: str) -> list[Step]:
+            return [Step(plugin, call, self.view(plugin), self.settings_for(room, plugin))
+                    for plugin, call in self._callers(hook, runs)]
 
-    # -- calling server-wide hooks -------------------------------------------
+        types = {t.name: TypeEntry(t, self.settings_for(room, t.plugin), self.view(t.plugin))
+                 for t in self.types if runs(t.plugin)}
+        return RoomPipeline(types=types, check_join=steps("roomchat_check_join"), checks=steps("roomchat_check_message"),
+                            delivered=steps("roomchat_message_delivered"), joined=steps("roomchat_user_joined"),
+                            left=steps("roomchat_user_left"), known_only=room.message_types == "known")
 
-    async def notify(self, hook_name: str, **kwargs: Any) -> None:
-        """Call a lifecycle hook on every plugin; await what they return; log and isolate failures."""
-        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+    def server_wide(self, hook: str) -> list[Step]:
+        """Every plugin's implementation of a server-wide hook, in pluggy's order (cached)."""
+        found = self._server_wide.get(hook)
+        if found is None:
+            found = self._server_wide[hook] = [Step(plugin, call, self.view(plugin))
+                                                for plugin, call in self._callers(hook, lambda _: True)]
+        return found
+
+    def _callers(self, hook: str, runs: Callable[[str], bool]) -> Iterator[tuple[str, pluggy.HookCaller]]:
+        """``(plugin, caller)`` for each plugin that runs and implements ``hook``, in the order pluggy calls them.
+
+        Each caller calls that plugin's implementation inside the wrappers of
+        every plugin that runs (pluggy's subset caller).
+        """
+        impls = getattr(self.pm.hook, hook).get_hookimpls()
+        wrappers = {impl.plugin for impl in impls if (impl.wrapper or impl.hookwrapper) and runs(impl.plugin_name)}
+        for impl in reversed(impls):  # pluggy calls the last registered first
+            if impl.wrapper or impl.hookwrapper or not runs(impl.plugin_name):
+                continue
+            others = [i.plugin for i in impls if i.plugin is not impl.plugin and i.plugin not in wrappers]
+            yield impl.plugin_name, self.pm.subset_hook_caller(hook, others)
+
+    # -- calling hooks that inform -------------------------------------------------------
+
+    async def notify(self, hook: str, steps: list[Step] | None = None, **kwargs: Any) -> None:
+        """Call a hook that informs (``roomchat_startup``, ``roomchat_user_joined``...) on each of ``steps``.
+
+        Without ``steps``, every plugin implementing it. Each gets its own
+        ``chat``; what it returns is awaited within handler_timeout; a failure
+        or a timeout is logged with the plugin's name and the others still run.
+        """
+        for step in self.server_wide(hook) if steps is None else steps:
             try:
-                await run_within(self.handler_timeout, impl.function, **{arg: kwargs[arg] for arg in impl.argnames})
+                await run_step(step, self.handler_timeout, chat=step.chat, **kwargs)
             except TimeoutError:
-                event(log, "plugin_timeout", logging.ERROR, plugin=impl.plugin_name, hook=hook_name,
+                event(log, "plugin_timeout", logging.ERROR, plugin=step.plugin, hook=hook,
                       seconds=self.handler_timeout)
             except Exception:
-                event(log, "plugin_failed", logging.ERROR, plugin=impl.plugin_name, hook=hook_name)
-                log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
+                event(log, "plugin_failed", logging.ERROR, plugin=step.plugin, hook=hook)
+                log.exception("plugin %s failed in %s", step.plugin, hook)
 
+    def answers(self, hook: str) -> Iterator[tuple[str, Callable[[], Any]]]:
+        """``(plugin, ask)`` for each plugin implementing a synchronous server-wide hook that takes no arguments."""
+        for step in self.server_wide(hook):
+            results = step.call
+
+            def ask(call: pluggy.HookCaller = results) -> Any:
+                found = call()
+                return found[0] if found else None
+
+            yield step.plugin, ask
+
+
+def _validation_problem(exc: pluggy.PluginValidationError) -> str:
+    """pluggy's refusal of a hook implementation, with what changed in issue 11's plugin API when that is why."""
+    text = " ".join(str(exc).split())
+    if "'server'" in text and "hookspec" in text:
+        return (f"{text}; hooks get `chat` (this plugin's roomchat.Chat) instead of the server since roomchat's "
+                "plugin API changed (docs/plugins.md, 'Migrating from the server argument')")
+    return text
 
 
 def _module_of(plugin: object) -> str:
@@ -296,36 +546,3 @@ def _module_of(plugin: object) -> str:
         return plugin.__name__
     kind = plugin if isinstance(plugin, type) else type(plugin)
     return f"{kind.__module__}.{kind.__qualname__}"
-
-
-def import_plugin(spec: str, source: str) -> tuple[ModuleType, str]:
-    """Import a plugin named in config file ``source``: a dotted module, or a .py file beside it."""
-    if spec.endswith(".py") or "/" in spec:
-        path = (Path(source).parent / spec).resolve()
-        name = path.stem
-        module_name = f"roomchat_local_plugins.{name}"
-        loader_spec = importlib.util.spec_from_file_location(module_name, path)
-        if loader_spec is None or loader_spec.loader is None or not path.is_file():
-            raise ConfigError(source, [f"plugins.load: no plugin file at {path}"])
-        module = importlib.util.module_from_spec(loader_spec)
-        sys.modules[module_name] = module
-        try:
-            loader_spec.loader.exec_module(module)
-        except ImportError as exc:
-            del sys.modules[module_name]
-            raise ConfigError(source, [f"plugins.load: {spec}: {_import_problem(exc, module_name)}"]) from None
-        return module, name
-    try:
-        module = importlib.import_module(spec)
-    except ImportError as exc:
-        raise ConfigError(source, [f"plugins.load: cannot import {spec!r}: {_import_problem(exc, spec)}"]) from None
-    return module, spec.rsplit(".", 1)[-1]
-
-
-def _import_problem(exc: ImportError, module: str) -> str:
-    """What an import error met while importing plugin ``module`` means to the person who configured it."""
-    missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
-    if not missing or module == missing or module.startswith(missing + "."):
-        return str(exc)
-    top = missing.split(".")[0]
-    return f"it imports {missing!r}, which is not installed (install the package that provides {top!r})"

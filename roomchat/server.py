@@ -26,16 +26,16 @@ from .config import Config, RoomConfig
 from .delivery import Delivery, FanoutManager
 from .dispatch import Dispatcher
 from .errors import Refusal
-from .identity import Authenticator, check_auth_config, check_one_identity
+from .identity import Authenticator, check_auth_config
 from .joining import Joins
 from .logs import event
-from .moderation import check_banned
-from .plugins import PluginHost
+from .plugins import PluginHost, Runtime
+from .protocol import Message
 from .requires import require
 from .session import Session
 from .state import StateBackend
 from .state.memory import memory_backend
-from .users import User
+from .users import ROOM_ID
 from .watchdog import LoopWatchdog
 
 log = logging.getLogger("roomchat.server")
@@ -260,8 +260,8 @@ class ChatServer:
         self.config = config
         self.source = source
         self.clock = clock or Clock()
-        self.plugins = PluginHost(config.server.handler_timeout)
-        self.plugins.load(config.plugins, source)
+        self.plugins = PluginHost(config.server.handler_timeout, self.clock, frozenset(b.id for b in config.bots))
+        self.plugins.load(config.plugins, source, config)
         for name, plugin in (extra_plugins or {}).items():
             self.plugins.add(plugin, name, "given to ChatServer")
         self.plugins.validate_settings(
@@ -299,6 +299,8 @@ class ChatServer:
         self.joins = Joins(self)
         self.watchdog = LoopWatchdog(settings.health.max_loop_lag, settings.health.report_for)
         self.dispatcher = Dispatcher(self)
+        self.plugins.attach(Runtime(self.state.kv, config.cluster is not None, self.state.presence,
+                                    self._send_as_room, self._disconnect_user))
         self.state.bind(self)
         self.sio.on("connect", self.joins.connect)
         self.sio.on("disconnect", self.joins.disconnect)
@@ -314,15 +316,21 @@ class ChatServer:
 
     def resolve_room(self, name: str) -> RoomConfig:
         """The room's config, from the first plugin that knows it (the config file last)."""
-        room = self.plugins.pm.hook.roomchat_resolve_room(server=self, name=name)
-        if room is None:
-            raise Refusal("room_not_found", f"There is no room called {name!r}")
-        return room
+        return self.plugins.resolve_room(name)
 
-    async def check_admission(self, room: str, user: User) -> None:
-        """Refuse a user the room has banned (``banned``; roomchat/moderation.py), or whose ID it has as another's."""
-        await check_banned(self, room, user)
-        await check_one_identity(self.state.presence, room, user)
+    async def _send_as_room(self, room: str, type: str, value: Any, to: int | None) -> dict[str, Any]:
+        """A plugin's ``chat.send``: a message from the room (ID 0) to the room, or to one user of it."""
+        message = Message(type, value)
+        if to is None:
+            return await self.delivery.to_room(room, ROOM_ID, message)
+        return await self.delivery.to_user(room, to, ROOM_ID, message)
+
+    async def _disconnect_user(self, room: str, user_id: int) -> int:
+        """A plugin's ``chat.disconnect``: close every connection of one user in a room (on every server)."""
+        sids = await self.state.presence.sids(room, user_id)
+        for sid in sids:
+            await self.sio.disconnect(sid)
+        return len(sids)
 
     async def listening(self, url: str) -> None:
         """The server accepts connections at ``url`` (a loopback URL): time the event loop, start the configured bots.
@@ -338,7 +346,7 @@ class ChatServer:
         warning = check_auth_config(self.config.auth)
         if warning and any("jwt" in r.admit for r in self.config.rooms.values()):
             event(log, "jwt_disabled", logging.WARNING, reason=warning)
-        await self.plugins.notify("roomchat_startup", server=self)
+        await self.plugins.notify("roomchat_startup")
         event(log, "started", plugins=len(self.plugins.info), types=len(self.plugins.types), rooms=len(self.config.rooms))
 
     async def stop(self) -> None:
@@ -354,7 +362,7 @@ class ChatServer:
         await self.joins.close()  # joins, announcements and plugin notifications under way finish
         await self._let_pollers_collect()
         await self.sio.shutdown()
-        await self.plugins.notify("roomchat_shutdown", server=self)
+        await self.plugins.notify("roomchat_shutdown")
         await self.state.close()
         await self.watchdog.stop()
         event(log, "stopped")

@@ -26,14 +26,15 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .api import WebAssets
+from .config import BotConfig
 from .logs import event
 
-if TYPE_CHECKING:
-    from .server import ChatServer
+__all__ = ["STATIC", "WebAssets", "WebClient", "plugin_assets", "safe_file"]
 
 log = logging.getLogger("roomchat.web")
 
@@ -114,21 +115,21 @@ def safe_file(root: Path, relative: str) -> Path | None:
     return path
 
 
-def plugin_assets(server: ChatServer) -> dict[str, WebAssets]:
+def plugin_assets(answers: Iterable[tuple[str, Callable[[], Any]]]) -> dict[str, WebAssets]:
     """Every plugin's ``roomchat_web_assets`` answer that can be served, by plugin name.
 
-    A plugin whose hook raises, or names no folder or no entry file in it, is
-    logged (``event=web_assets_invalid``) and left out; the server serves on.
+    ``answers`` are ``(plugin, ask)`` pairs (``PluginHost.answers``). A plugin
+    whose hook raises, or names no folder or no entry file in it, is logged
+    (``event=web_assets_invalid``) and left out; the server serves on.
     """
     found: dict[str, WebAssets] = {}
-    for impl in server.plugins.pm.hook.roomchat_web_assets.get_hookimpls():
-        name = impl.plugin_name
+    for name, ask in answers:
         try:
-            assets = impl.function()
+            assets = ask()
             if assets is None:
                 continue
             if not isinstance(assets, WebAssets):
-                raise TypeError(f"roomchat_web_assets must return a roomchat.webclient.WebAssets, not {type(assets).__name__}")
+                raise TypeError(f"roomchat_web_assets must return a roomchat.WebAssets, not {type(assets).__name__}")
             folder = Path(assets.folder)
             if not _SEGMENT.fullmatch(name) or safe_file(folder, assets.entry) is None:
                 raise ValueError(f"no entry module {assets.entry!r} in {folder}")
@@ -141,10 +142,10 @@ def plugin_assets(server: ChatServer) -> dict[str, WebAssets]:
 class WebClient:
     """Answers the web client's routes; ``respond`` returns False for any other path."""
 
-    def __init__(self, server: ChatServer, static: Path = STATIC) -> None:
+    def __init__(self, assets: dict[str, WebAssets], bots: Iterable[BotConfig], static: Path = STATIC) -> None:
         self.static = static
-        self.plugins = plugin_assets(server)
-        self.info = {"bots": [{"ID": bot.id, "kind": bot.kind} for bot in server.config.bots]}
+        self.plugins = assets
+        self.info = {"bots": [{"ID": bot.id, "kind": bot.kind} for bot in bots]}
         self.plugin_list = [
             {"plugin": name, "entry": f"{PLUGINS_PREFIX}{name}/{assets.entry}"} for name, assets in sorted(self.plugins.items())
         ]

@@ -32,7 +32,7 @@ class Settings(BaseModel):
     max_grams: int = 1000
 
 def weigh(ctx):
-    if ctx.value["grams"] > ctx.settings.max_grams:
+    if ctx.value.grams > ctx.settings.max_grams:
         ctx.invalid(f"at most {ctx.settings.max_grams} grams here", loc=("grams",))
 
 @hookimpl

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from roomchat import hookspecs
+from roomchat import Chat, Store, hookspecs
 from roomchat.context import MessageContext
 from roomchat.messagetypes import MessageType
 
@@ -28,11 +28,11 @@ TESTS = {path.name: path.read_text(encoding="utf-8") for path in (ROOT / "tests"
          if path.name != Path(__file__).name}
 
 
-def test_the_specification_has_the_hooks_issue_3_asks_for() -> None:
+def test_the_specification_has_the_hooks_issues_3_and_11_ask_for() -> None:
     assert set(HOOKS) >= {
         "roomchat_register_message_types", "roomchat_settings_model", "roomchat_check_message",
         "roomchat_message_delivered", "roomchat_startup", "roomchat_shutdown", "roomchat_user_joined",
-        "roomchat_user_left", "roomchat_resolve_room", "roomchat_register_bots",
+        "roomchat_user_left", "roomchat_resolve_room", "roomchat_register_bots", "roomchat_check_join",
     }
 
 
@@ -50,20 +50,20 @@ def test_every_hook_is_prefixed_typed_and_explained(hook: str) -> None:
 def _api() -> dict[str, object]:
     from pydantic import BaseModel
 
+    from roomchat import Chat
     from roomchat.config import RoomConfig
-    from roomchat.server import ChatServer
     from roomchat.users import User
 
-    return {"BaseModel": BaseModel, "RoomConfig": RoomConfig, "ChatServer": ChatServer, "User": User,
+    return {"BaseModel": BaseModel, "RoomConfig": RoomConfig, "Chat": Chat, "User": User,
             "MessageContext": MessageContext, "MessageType": MessageType}
 
 
 def test_only_resolve_room_is_firstresult_and_the_builtin_answer_runs_last() -> None:
     firstresult = [h for h in HOOKS if getattr(hookspecs, h).roomchat_spec.get("firstresult")]
     assert firstresult == ["roomchat_resolve_room"]
-    from roomchat import default_rooms
+    from roomchat.default_rooms import ConfigRooms
 
-    assert default_rooms.roomchat_resolve_room.roomchat_impl["trylast"] is True
+    assert ConfigRooms.roomchat_resolve_room.roomchat_impl["trylast"] is True
 
 
 @pytest.mark.parametrize("hook", HOOKS)
@@ -85,7 +85,7 @@ def test_every_hook_is_implemented_by_some_test(hook: str) -> None:
 def test_the_guide_documents_the_message_type_and_context_api() -> None:
     fields = [f.name for f in dataclasses.fields(MessageType) if f.init]
     public = [n for n in dir(MessageContext) if not n.startswith("_")]
-    public += list(MessageContext.__slots__)
+    public += [n for n in MessageContext.__slots__ if not n.startswith("_")]
     for name in {*fields, *public} - {"sid"}:
         assert f"`{name}" in DOC or f".{name}" in DOC, f"docs/plugins.md does not mention {name!r}"
 
@@ -99,3 +99,24 @@ def test_the_guide_documents_every_shipped_fixture() -> None:
     for name in fixtures:
         assert name.startswith("roomchat_")
         assert f"`{name}`" in DOC, f"docs/plugins.md does not document the fixture {name}"
+
+
+def _protocol_members(protocol: type) -> list[str]:
+    return sorted(name for name in vars(protocol) if not name.startswith("_"))
+
+
+@pytest.mark.parametrize(("prefix", "member"), [("chat", m) for m in _protocol_members(Chat)]
+                         + [("store", m) for m in _protocol_members(Store)])
+def test_every_member_of_the_plugin_api_is_documented_and_tested(prefix: str, member: str) -> None:
+    """roomchat.Chat and roomchat.Store (roomchat/api.py): each member in the guide's API tables and used by a test."""
+    assert re.search(rf"`(await )?{prefix}\.{member}\b", DOC), f"docs/plugins.md does not document {prefix}.{member}"
+    users = [name for name, text in TESTS.items() if re.search(rf"\b{prefix}\.{member}\b", text)]
+    assert users, f"no test uses {prefix}.{member} on a running server"
+
+
+def test_the_plugin_api_is_what_roomchat_exports() -> None:
+    import roomchat
+
+    assert roomchat.Chat is Chat and roomchat.Store is Store
+    assert {"Chat", "Store", "MessageContext", "MessageType", "Refusal", "User", "Role", "ROOM_ID", "hookimpl",
+            "WebAssets", "ConfigError"} <= set(roomchat.__all__)

@@ -71,21 +71,21 @@ class FragileHooks:
         self.delivered.append(ctx.value)
 
     @hookimpl
-    def roomchat_startup(self, server) -> None:
+    def roomchat_startup(self, chat) -> None:
         self._maybe_fail("startup")
 
     @hookimpl
-    async def roomchat_user_joined(self, server, room, user) -> None:
+    async def roomchat_user_joined(self, chat, room, user) -> None:
         if "joined-hang" in self.fail:
             await asyncio.Event().wait()
         self._maybe_fail("joined")
 
     @hookimpl
-    def roomchat_user_left(self, server, room, user) -> None:
+    def roomchat_user_left(self, chat, room, user) -> None:
         self._maybe_fail("left")
 
     @hookimpl
-    def roomchat_shutdown(self, server) -> None:
+    def roomchat_shutdown(self, chat) -> None:
         self._maybe_fail("shutdown")
 
 
@@ -98,11 +98,11 @@ class Witness:
         self.started = False
 
     @hookimpl(tryfirst=True)
-    def roomchat_startup(self, server) -> None:
+    def roomchat_startup(self, chat) -> None:
         self.started = True
 
     @hookimpl(trylast=True)
-    def roomchat_user_joined(self, server, room, user) -> None:
+    def roomchat_user_joined(self, chat, room, user) -> None:
         self.joined.append(user.id)
 
     @hookimpl(trylast=True)

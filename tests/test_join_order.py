@@ -22,13 +22,13 @@ class SlowGreeter:
         self.calls: list[tuple[str, int]] = []
 
     @hookimpl
-    async def roomchat_user_joined(self, server, room: str, user) -> None:
+    async def roomchat_user_joined(self, chat, room: str, user) -> None:
         self.calls.append(("joined", user.id))
         await asyncio.sleep(0.5)
         self.calls.append(("joined done", user.id))
 
     @hookimpl
-    async def roomchat_user_left(self, server, room: str, user) -> None:
+    async def roomchat_user_left(self, chat, room: str, user) -> None:
         self.calls.append(("left", user.id))
 
 

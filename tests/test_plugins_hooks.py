@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from roomchat import ROOM_ID, ConfigError, MessageContext, MessageType, Refusal, hookimpl
+from roomchat import Chat, ConfigError, MessageContext, MessageType, Refusal, hookimpl
 from roomchat.config import RoomConfig
-from roomchat.protocol import Message
 from roomchat.testing import ChatClient, JoinRefused, RoomchatThread
 
 
@@ -141,34 +140,35 @@ class Lifecycle:
         self.calls: list[tuple[str, Any]] = []
 
     @hookimpl
-    async def roomchat_startup(self, server) -> None:
-        self.calls.append(("startup", server))
+    async def roomchat_startup(self, chat: Chat) -> None:
+        self.calls.append(("startup", chat))
 
     @hookimpl
-    def roomchat_shutdown(self, server) -> None:
-        self.calls.append(("shutdown", server))
+    def roomchat_shutdown(self, chat: Chat) -> None:
+        self.calls.append(("shutdown", chat))
 
     @hookimpl
-    async def roomchat_user_joined(self, server, room: str, user) -> None:
+    async def roomchat_user_joined(self, chat: Chat, room: str, user) -> None:
         self.calls.append(("joined", (room, user.id, user.role.value)))
-        await server.delivery.to_room(room, ROOM_ID, Message("hello", {"welcome": user.name}))
+        await chat.send(room, "hello", {"welcome": user.name})
 
     @hookimpl
-    async def roomchat_user_left(self, server, room: str, user) -> None:
+    async def roomchat_user_left(self, chat: Chat, room: str, user) -> None:
         self.calls.append(("left", (room, user.id)))
-        await server.delivery.to_room(room, ROOM_ID, Message("bye", {"left": user.name}))
+        await chat.send(room, "bye", {"left": user.name})
 
 
 KIM = {"ID": 5, "name": "Kim", "role": "TEACHER", "token": "kim-token-1234"}
 
 
-def test_startup_and_shutdown_are_called_with_the_server(roomchat_start) -> None:
+def test_startup_and_shutdown_are_called_with_the_plugins_own_chat(roomchat_start) -> None:
     plugin = Lifecycle()
     room = roomchat_start(plugins={"life": plugin})
-    assert plugin.calls == [("startup", room.chat)]
+    chat = plugin.calls[0][1]
+    assert plugin.calls == [("startup", chat)] and chat.plugin == "life"
     room.join("Ann").broadcast("x", 1)
     room.close()
-    assert plugin.calls[-1] == ("shutdown", room.chat)
+    assert plugin.calls[-1] == ("shutdown", chat)
     assert [name for name, _ in plugin.calls] == ["startup", "joined", "left", "shutdown"]
 
 
@@ -203,7 +203,7 @@ class Rooms:
         self.asked: list[str] = []
 
     @hookimpl
-    def roomchat_resolve_room(self, server, name: str) -> RoomConfig | None:
+    def roomchat_resolve_room(self, chat: Chat, name: str) -> RoomConfig | None:
         self.asked.append(name)
         if name.startswith("banned-"):
             raise Refusal("room_not_found", "That room was closed")
@@ -231,7 +231,7 @@ def test_resolve_room_serves_rooms_first_and_falls_back_to_the_config(roomchat_s
 def test_resolve_room_first_answer_wins() -> None:
     class Everything:
         @hookimpl(tryfirst=True)
-        def roomchat_resolve_room(self, server, name: str) -> RoomConfig:
+        def roomchat_resolve_room(self, name: str) -> RoomConfig:
             return RoomConfig(admit=["guests"], title="everything")
 
     with RoomchatThread({}, plugins={"rooms": Rooms(), "all": Everything()}) as server:

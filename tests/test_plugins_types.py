@@ -31,22 +31,23 @@ class Kitchen:
         self.seen: list[tuple[str, Any]] = []
 
     def shout(self, ctx: MessageContext) -> None:
-        self.seen.append(("shout", ctx.value))
-        ctx.value = {**ctx.value, "dish": ctx.value["dish"].upper()}
+        order: Order = ctx.value  # the validated model: no second validation
+        self.seen.append(("shout", ctx.wire_value))
+        ctx.value = order.model_copy(update={"dish": order.dish.upper()})  # recipients get the new model
 
     async def answer(self, ctx: MessageContext) -> None:
         await asyncio.sleep(0)  # a coroutine handler is awaited
-        await ctx.reply({"ready": ctx.value["dish"]}, type="order-ready")
+        await ctx.reply({"ready": ctx.value.dish}, type="order-ready")
 
     async def announce(self, ctx: MessageContext) -> None:
-        await ctx.send_to_room({"served": ctx.value["dish"], "to": ctx.sender.id}, type="served")
+        await ctx.send_to_room({"served": ctx.value.dish, "to": ctx.sender.id}, type="served")
         ctx.consume()
 
     def never(self, ctx: MessageContext) -> None:
-        self.seen.append(("never", ctx.value))  # after consume(), nothing else runs
+        self.seen.append(("never", ctx.wire_value))  # after consume(), nothing else runs
 
     def no_soup(self, ctx: MessageContext) -> None:
-        if ctx.value["dish"] == "soup":
+        if ctx.value.dish == "soup":
             ctx.invalid("soup is off the menu today", loc=("dish",))
 
     @hookimpl

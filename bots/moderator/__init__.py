@@ -16,14 +16,16 @@ from collections.abc import Callable
 from roomchat import hookimpl
 
 from .bot import Moderator, ModeratorSettings
-from .filter import roomchat_check_message, roomchat_register_message_types, roomchat_user_left
+from .filter import ModeratorFilter
 
 
-@hookimpl
-def roomchat_register_bots(register: Callable[[type], None]) -> None:
-    """The ``moderator`` bot kind."""
-    register(Moderator)
+class ModeratorPlugin(ModeratorFilter):
+    """The built-in plugin ``moderator``: the filter (one per server), and the ``moderator`` bot kind."""
+
+    @hookimpl
+    def roomchat_register_bots(self, register: Callable[[type], None]) -> None:
+        """The ``moderator`` bot kind."""
+        register(Moderator)
 
 
-__all__ = ["Moderator", "ModeratorSettings", "roomchat_check_message", "roomchat_register_bots",
-           "roomchat_register_message_types", "roomchat_user_left"]
+__all__ = ["Moderator", "ModeratorFilter", "ModeratorPlugin", "ModeratorSettings"]

@@ -13,8 +13,8 @@ room a moderator bot has configured, and
 
 The bot configures the filter itself when it joins a room: it sends its
 rules, as a ``moderator-config`` message, to itself; the filter validates
-them with the same model, keeps them (in the server's key-value store, so
-every server of a cluster sees them) and consumes the message. So the rules
+them with the same model, keeps them (in its plugin's store, so every server
+of a cluster sees them) and consumes the message. So the rules
 live in one place, the bot's settings, and work the same with the bot in
 the server's process or in its own. Only a bot or a teacher or admin may
 configure a room; a ``null`` value switches the room's filter off.
@@ -24,23 +24,17 @@ from __future__ import annotations
 
 import json
 import logging
-import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from roomchat import MessageContext, MessageType, Refusal, hookimpl
+from roomchat import Chat, MessageContext, MessageType, Refusal, User, hookimpl
 from roomchat.logs import event
-from roomchat.protocol import Message
-from roomchat.users import ROOM_ID, User
 
 from .rules import Declared, RoomFilter, Verdict, content_of
 from .settings import FilterSettings
-
-if TYPE_CHECKING:
-    from roomchat.server import ChatServer
 
 log = logging.getLogger("roomchat.moderator")
 
@@ -51,8 +45,8 @@ REFRESH_SECONDS = 30.0
 
 
 def store_key(room: str) -> str:
-    """Where a room's filter settings are kept in the server's key-value store."""
-    return f"moderator:filter:{room}"
+    """Where a room's filter settings are kept in the plugin's store."""
+    return f"filter:{room}"
 
 
 @dataclass
@@ -60,41 +54,6 @@ class _Room:
     filter: RoomFilter | None
     raw: str  # the stored JSON, to tell whether the rules changed
     loaded: float
-
-
-class FilterHost:
-    """The filters of one server's rooms, cached from its key-value store."""
-
-    def __init__(self, server: ChatServer) -> None:
-        self.server = server
-        self.rooms: dict[str, _Room] = {}
-
-    def cached(self, room: str) -> _Room | None:
-        """The room's entry if it is fresh enough to use without reading the store."""
-        entry = self.rooms.get(room)
-        if entry is None or self.server.clock.monotonic() - entry.loaded > REFRESH_SECONDS:
-            return None
-        return entry
-
-    async def load(self, room: str) -> _Room:
-        """Read the room's rules from the store (keeping per-user history when they did not change)."""
-        stored = await self.server.state.kv.get(store_key(room))
-        raw = json.dumps(stored, sort_keys=True) if stored is not None else ""
-        entry = self.rooms.get(room)
-        if entry is None or entry.raw != raw:
-            entry = _Room(_build(stored), raw, 0.0)
-            self.rooms[room] = entry
-        entry.loaded = self.server.clock.monotonic()
-        return entry
-
-    async def configure(self, room: str, settings: FilterSettings | None, moderator: int) -> None:
-        """Store a room's rules (None: switch the filter off) and use them at once."""
-        stored = None if settings is None else {"moderator": moderator, "settings": settings.model_dump(mode="json")}
-        if stored is None:
-            await self.server.state.kv.delete(store_key(room))
-        else:
-            await self.server.state.kv.set(store_key(room), stored)
-        await self.load(room)
 
 
 def _build(stored: Any) -> RoomFilter | None:
@@ -108,96 +67,137 @@ def _build(stored: Any) -> RoomFilter | None:
     return RoomFilter(settings, moderator_id=int(stored.get("moderator", 0)) or None)
 
 
-_hosts: weakref.WeakKeyDictionary[Any, FilterHost] = weakref.WeakKeyDictionary()
-_bots: weakref.WeakKeyDictionary[Any, frozenset[int]] = weakref.WeakKeyDictionary()
+class ModeratorFilter:
+    """The filter of one server (one instance per server): its rooms' rules, cached from the plugin's store."""
 
+    def __init__(self, chat: Chat) -> None:
+        self.chat = chat
+        self.rooms: dict[str, _Room] = {}
 
-def _bot_ids(server: ChatServer) -> frozenset[int]:
-    """The IDs of the server's configured bots (in its process or external)."""
-    found = _bots.get(server)
-    if found is None:
-        found = _bots[server] = frozenset(b.id for b in server.config.bots)
-    return found
+    def cached(self, room: str) -> _Room | None:
+        """The room's entry if it is fresh enough to use without reading the store."""
+        entry = self.rooms.get(room)
+        if entry is None or self.chat.clock.monotonic() - entry.loaded > REFRESH_SECONDS:
+            return None
+        return entry
 
+    async def load(self, room: str) -> _Room:
+        """Read the room's rules from the store (keeping per-user history when they did not change)."""
+        stored = await self.chat.store.get(store_key(room))
+        raw = json.dumps(stored, sort_keys=True) if stored is not None else ""
+        entry = self.rooms.get(room)
+        if entry is None or entry.raw != raw:
+            entry = _Room(_build(stored), raw, 0.0)
+            self.rooms[room] = entry
+        entry.loaded = self.chat.clock.monotonic()
+        return entry
 
-def host_of(server: ChatServer) -> FilterHost:
-    """This server's FilterHost (made on first use)."""
-    found = _hosts.get(server)
-    if found is None:
-        found = _hosts[server] = FilterHost(server)
-    return found
+    async def configure(self, room: str, settings: FilterSettings | None, moderator: int) -> None:
+        """Store a room's rules (None: switch the filter off) and use them at once."""
+        if settings is None:
+            await self.chat.store.delete(store_key(room))
+        else:
+            await self.chat.store.set(store_key(room), {"moderator": moderator,
+                                                        "settings": settings.model_dump(mode="json")})
+        await self.load(room)
 
+    # -- the pipeline -------------------------------------------------------------------
 
-# -- the pipeline -------------------------------------------------------------------------
+    @hookimpl(trylast=True)  # after moderation's mute and lock checks: a refused message is no offence
+    def roomchat_check_message(self, ctx: MessageContext) -> Awaitable[None] | None:
+        """Block, redact and flag: synchronous (and free) in rooms without a moderator."""
+        entry = self.cached(ctx.room)
+        if entry is None:
+            return self._load_and_check(ctx)
+        return self._check(entry.filter, ctx)
 
+    async def _load_and_check(self, ctx: MessageContext) -> None:
+        entry = await self.load(ctx.room)
+        pending = self._check(entry.filter, ctx)
+        if pending is not None:
+            await pending
 
-@hookimpl(trylast=True)  # after the core's mute and lock checks: a refused message is no offence
-def roomchat_check_message(ctx: MessageContext) -> Awaitable[None] | None:
-    """Block, redact and flag: synchronous (and free) in rooms without a moderator."""
-    host = host_of(ctx.server)
-    entry = host.cached(ctx.room)
-    if entry is None:
-        return _load_and_check(host, ctx)
-    return _check(entry.filter, ctx)
+    def _check(self, room_filter: RoomFilter | None, ctx: MessageContext) -> Awaitable[None] | None:
+        if room_filter is None:
+            return None
+        sender = ctx.sender
+        if not room_filter.applies(sender.id, sender.role, sender.bot, ctx.type, direct=not ctx.is_broadcast):
+            return None
+        if ctx.target is not None and ctx.target in self.chat.bot_ids:
+            return None  # only the bot reads it: quiz answers and commands may repeat, and hurt nobody
+        content = content_of(ctx.wire_value, _declared_text(ctx), room_filter.settings.skip_keys)
+        if content is None:
+            return None  # a vote, a reaction, a poll-close: an interaction, never judged as text
+        verdict = room_filter.check(sender.id, content, self.chat.clock.monotonic(), ctx.target)
+        if not verdict.hits:
+            return None
+        if verdict.changed:
+            ctx.value = verdict.value
+        if not verdict.counted and verdict.blocked_by is None:
+            return None
+        return self._flag_and_enforce(room_filter, ctx, verdict)
 
+    async def _flag_and_enforce(self, room_filter: RoomFilter, ctx: MessageContext, verdict: Verdict) -> None:
+        if verdict.counted:
+            await self._flag(room_filter, ctx, verdict)
+        if verdict.blocked_by is not None:
+            hit = verdict.blocked_by
+            raise Refusal("forbidden", f"Not sent: {hit.reason}.", rule=hit.rule)
 
-async def _load_and_check(host: FilterHost, ctx: MessageContext) -> None:
-    entry = await host.load(ctx.room)
-    pending = _check(entry.filter, ctx)
-    if pending is not None:
-        await pending
+    async def _flag(self, room_filter: RoomFilter, ctx: MessageContext, verdict: Verdict) -> None:
+        event(log, "flagged", room=ctx.room, user=ctx.sender.id, rules=",".join(h.rule for h in verdict.counted),
+              outcome=verdict.outcome, dry_run=verdict.dry_run)
+        if room_filter.moderator_id is None:
+            return
+        value = {
+            "user": ctx.sender.as_wire(),
+            "type": ctx.type,
+            "to": ctx.target,
+            "id": ctx.id,
+            "outcome": verdict.outcome,
+            "dry_run": verdict.dry_run,
+            "hits": [h.as_wire() for h in verdict.hits],
+        }
+        await self.chat.send(ctx.room, FLAG_TYPE, value, to=room_filter.moderator_id)
 
+    # -- configuration by the bot ---------------------------------------------------------
 
-def _check(room_filter: RoomFilter | None, ctx: MessageContext) -> Awaitable[None] | None:
-    if room_filter is None:
-        return None
-    sender = ctx.sender
-    if not room_filter.applies(sender.id, sender.role, sender.bot, ctx.type, direct=not ctx.is_broadcast):
-        return None
-    if ctx.target is not None and ctx.target in _bot_ids(ctx.server):
-        return None  # only the bot reads it: quiz answers and commands may repeat, and hurt nobody
-    content = content_of(ctx.value, _declared_text(ctx), room_filter.settings.skip_keys)
-    if content is None:
-        return None  # a vote, a reaction, a poll-close: an interaction, never judged as text
-    verdict = room_filter.check(sender.id, content, ctx.server.clock.monotonic(), ctx.target)
-    if not verdict.hits:
-        return None
-    if verdict.changed:
-        ctx.value = verdict.value
-    if not verdict.counted and verdict.blocked_by is None:
-        return None
-    return _flag_and_enforce(room_filter, ctx, verdict)
+    async def _configure(self, ctx: MessageContext) -> None:
+        """Handler of ``moderator-config``: store the room's rules, answer in the ack, deliver nothing."""
+        sender = ctx.sender
+        if not (sender.bot or sender.role.is_staff):
+            ctx.refuse("forbidden", "Only a bot, a teacher or an admin may set this room's moderator rules")
+        settings: FilterSettings | None = ctx.value
+        await self.configure(ctx.room, settings, sender.id)
+        event(log, "filter_configured", room=ctx.room, by=sender.id, active=settings is not None,
+              dry_run=bool(settings and settings.dry_run))
+        ctx.value = {"active": settings is not None, "room": ctx.room, "moderator": sender.id}
+        ctx.consume()
+
+    @hookimpl
+    def roomchat_register_message_types(self, register: Callable[[MessageType], None]) -> None:
+        """``moderator-config`` (a bot sets its room's rules) and ``moderator-flag`` (the filter tells the bot)."""
+        register(MessageType(
+            CONFIG_TYPE, FilterSettings | None, [self._configure], direct=True, broadcast=False,
+            description="A moderator bot sets the room's filter rules (sent to itself; consumed; null switches off)",
+        ))
+        register(MessageType(
+            FLAG_TYPE, FlagValue, roles=(),
+            description="Sent by the room to its moderator bot when a rule fired; no client may send it",
+        ))
+
+    @hookimpl
+    def roomchat_user_left(self, room: str, user: User) -> None:
+        """Forget the flood and repeat history of a user who left."""
+        entry = self.rooms.get(room)
+        if entry is not None and entry.filter is not None:
+            entry.filter.forget(user.id)
 
 
 def _declared_text(ctx: MessageContext) -> Declared:
     """What the message's type declares as its human text (None for a type not registered in the room)."""
-    entry = ctx.server.plugins.pipeline(ctx.room_config).types.get(ctx.type)
-    return entry[0].text if entry is not None else None
-
-
-async def _flag_and_enforce(room_filter: RoomFilter, ctx: MessageContext, verdict: Verdict) -> None:
-    if verdict.counted:
-        await _flag(room_filter, ctx, verdict)
-    if verdict.blocked_by is not None:
-        hit = verdict.blocked_by
-        raise Refusal("forbidden", f"Not sent: {hit.reason}.", rule=hit.rule)
-
-
-async def _flag(room_filter: RoomFilter, ctx: MessageContext, verdict: Verdict) -> None:
-    event(log, "flagged", room=ctx.room, user=ctx.sender.id, rules=",".join(h.rule for h in verdict.counted),
-          outcome=verdict.outcome, dry_run=verdict.dry_run)
-    if room_filter.moderator_id is None:
-        return
-    value = {
-        "user": ctx.sender.as_wire(),
-        "type": ctx.type,
-        "to": ctx.target,
-        "id": ctx.id,
-        "outcome": verdict.outcome,
-        "dry_run": verdict.dry_run,
-        "hits": [h.as_wire() for h in verdict.hits],
-    }
-    await ctx.server.delivery.to_user(ctx.room, room_filter.moderator_id, ROOM_ID, Message(FLAG_TYPE, value))
+    # MessageType normalises what a type declares to True, False, None or a tuple of field paths
+    return cast(Declared, ctx.message_type.text) if ctx.message_type is not None else None
 
 
 class FlagHit(BaseModel):
@@ -222,40 +222,3 @@ class FlagValue(BaseModel):
     outcome: Literal["blocked", "redacted", "delivered"]
     dry_run: bool
     hits: list[FlagHit]
-
-
-# -- configuration by the bot -------------------------------------------------------------
-
-
-async def configure(ctx: MessageContext) -> None:
-    """Handler of ``moderator-config``: store the room's rules, answer in the ack, deliver nothing."""
-    sender = ctx.sender
-    if not (sender.bot or sender.role.is_staff):
-        ctx.refuse("forbidden", "Only a bot, a teacher or an admin may set this room's moderator rules")
-    settings = None if ctx.value is None else FilterSettings.model_validate(ctx.value)
-    await host_of(ctx.server).configure(ctx.room, settings, sender.id)
-    event(log, "filter_configured", room=ctx.room, by=sender.id, active=settings is not None,
-          dry_run=bool(settings and settings.dry_run))
-    ctx.value = {"active": settings is not None, "room": ctx.room, "moderator": sender.id}
-    ctx.consume()
-
-
-@hookimpl
-def roomchat_register_message_types(register: Callable[[MessageType], None]) -> None:
-    """``moderator-config`` (a bot sets its room's rules) and ``moderator-flag`` (the filter tells the bot)."""
-    register(MessageType(
-        CONFIG_TYPE, FilterSettings | None, [configure], direct=True, broadcast=False,
-        description="A moderator bot sets the room's filter rules (sent to itself; consumed; null switches off)",
-    ))
-    register(MessageType(
-        FLAG_TYPE, FlagValue, roles=(),
-        description="Sent by the room to its moderator bot when a rule fired; no client may send it",
-    ))
-
-
-@hookimpl
-def roomchat_user_left(server: ChatServer, room: str, user: User) -> None:
-    """Forget the flood and repeat history of a user who left."""
-    entry = host_of(server).rooms.get(room)
-    if entry is not None and entry.filter is not None:
-        entry.filter.forget(user.id)

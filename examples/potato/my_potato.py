@@ -52,13 +52,14 @@ class PotatoSettings(BaseModel):
 
 
 # 3. The handlers, run in order on every valid potato. Each gets a
-#    MessageContext: ``ctx.value`` is the validated value as a dict.
+#    MessageContext: ``ctx.value`` is the validated value (here a Potato),
+#    ``ctx.wire_value`` the same as JSON data, as the recipients get it.
 
 
 def check_weight(ctx: MessageContext) -> None:
     """Validate: a rule that depends on the room, so it cannot live in the model."""
     limit = ctx.settings.max_weight_grams
-    if ctx.value["weight_grams"] > limit:
+    if ctx.value.weight_grams > limit:
         # ctx.invalid refuses the message with validation_failed and a
         # field-level error, just like the model's own errors. Nobody gets it.
         ctx.invalid(f"potatoes in this room weigh at most {limit} g", loc=("weight_grams",))
@@ -66,14 +67,16 @@ def check_weight(ctx: MessageContext) -> None:
 
 def count_fries(ctx: MessageContext) -> None:
     """Transform: what ``ctx.value`` is after the handlers is what the recipients get."""
-    ctx.value = {**ctx.value, "fries": ctx.value["weight_grams"] // GRAMS_PER_FRY}
+    potato: Potato = ctx.value
+    ctx.value = {**ctx.wire_value, "fries": potato.weight_grams // GRAMS_PER_FRY}  # JSON data from here on
 
 
 async def thank_sender(ctx: MessageContext) -> None:
     """Answer: a handler that does I/O is ``async def``; the server awaits it (with a time limit)."""
     # ctx.reply sends a message from the room (ID 0) to the sender only.
     # ctx.send_to_room would tell everyone; ctx.consume() would stop delivery.
-    await ctx.reply(f"Thanks for the {ctx.value['variety']}! That makes {ctx.value['fries']} fries.", type="text")
+    served = ctx.wire_value
+    await ctx.reply(f"Thanks for the {served['variety']}! That makes {served['fries']} fries.", type="text")
 
 
 # 4. The hooks. ``@hookimpl`` marks them; their names come from roomchat.hookspecs.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from ..users import User
 
@@ -108,12 +108,16 @@ class KeyValueStore(ABC):
         """The value at ``key``, or None."""
 
     @abstractmethod
+    async def get_many(self, keys: Sequence[str]) -> list[Any]:
+        """The values at ``keys``, in order (None where there is none), in one round trip."""
+
+    @abstractmethod
     async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         """Store ``value`` at ``key``, forgotten after ``ttl`` seconds if given."""
 
     @abstractmethod
-    async def delete(self, key: str) -> None:
-        """Forget ``key``."""
+    async def delete(self, key: str) -> bool:
+        """Forget ``key``; True if it held a value."""
 
     @abstractmethod
     async def hash_set(self, key: str, field: str, value: Any, only_if_new: bool = False,
@@ -130,76 +134,6 @@ class KeyValueStore(ABC):
     @abstractmethod
     async def incr(self, key: str, amount: int = 1) -> int:
         """Add to the integer at ``key`` (0 if missing) and return the result."""
-
-
-SanctionKind = Literal["mute", "ban", "lock"]
-
-
-@dataclass(frozen=True, slots=True)
-class Sanction:
-    """A mute or a ban of one user in one room, or a room's lock (stored under user 0).
-
-    ``until``: when it ends, in seconds since the epoch of the server's clock
-    (None: until undone); ``by``: the ID of who imposed it; ``scope`` (locks):
-    ``all``, ``broadcast`` or ``direct``; ``by_admin``: an admin imposed it
-    (only those bind a teacher).
-    """
-
-    until: float | None
-    by: int
-    reason: str = ""
-    scope: str = ""
-    by_admin: bool = False
-
-    def active(self, now: float) -> bool:
-        """Whether it is still in force at ``now`` (read from the server's clock)."""
-        return self.until is None or now < self.until
-
-    def as_json(self) -> dict[str, Any]:
-        """A JSON object (what a Redis backend stores)."""
-        return {"until": self.until, "by": self.by, "reason": self.reason, "scope": self.scope,
-                "by_admin": self.by_admin}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Sanction:
-        """``as_json``'s inverse."""
-        return cls(data.get("until"), int(data.get("by", 0)), data.get("reason", ""), data.get("scope", ""),
-                   bool(data.get("by_admin", False)))
-
-
-class ModerationStore(ABC):
-    """Mutes and bans per room and user, and room locks: one key each, with a TTL.
-
-    A Redis backend keeps each as a key ``mod:{kind}:{room}:{user_id}``
-    holding ``Sanction.as_json()``, with ``EXPIRE`` set from ``ttl`` (plus a
-    little, so the server's clock, not Redis, decides the exact end), and
-    answers ``restrictions`` with one ``MGET``. Whether a sanction is still
-    in force is decided by the caller: ``sanction.active(server.clock.now())``.
-    """
-
-    @abstractmethod
-    async def put(self, kind: SanctionKind, room: str, user_id: int, sanction: Sanction, ttl: float | None) -> None:
-        """Store a sanction (replacing the one of the same kind), kept at least ``ttl`` seconds (None: forever)."""
-
-    @abstractmethod
-    async def get(self, kind: SanctionKind, room: str, user_id: int) -> Sanction | None:
-        """The stored sanction, if any (possibly expired: check ``active``)."""
-
-    @abstractmethod
-    async def remove(self, kind: SanctionKind, room: str, user_id: int) -> bool:
-        """Forget a sanction; True if there was one."""
-
-    @abstractmethod
-    async def restrictions(self, room: str, user_id: int) -> tuple[Sanction | None, Sanction | None]:
-        """The user's mute and the room's lock in one read: the check every message makes."""
-
-    def may_restrict(self, room: str) -> bool:
-        """A synchronous hint: False only when surely no mute or lock exists in ``room``.
-
-        Lets every message of an unrestricted room skip the read. A shared
-        backend that cannot know without a round trip keeps the default, True.
-        """
-        return True
 
 
 class Leases(ABC):
@@ -221,12 +155,6 @@ def _memory_leases() -> Leases:
     return MemoryLeases()
 
 
-def _memory_moderation() -> ModerationStore:
-    from .memory import MemoryModeration
-
-    return MemoryModeration()
-
-
 @dataclass
 class StateBackend:
     """The set of stores one server uses."""
@@ -235,7 +163,6 @@ class StateBackend:
     guest_ids: GuestIds
     rate_limiter: RateLimiter
     kv: KeyValueStore
-    moderation: ModerationStore = field(default_factory=_memory_moderation)
     leases: Leases = field(default_factory=_memory_leases)
 
     def bind(self, server: Any) -> None:

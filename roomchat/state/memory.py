@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ..users import IdentityClash, User
@@ -14,12 +14,9 @@ from .base import (
     Joined,
     KeyValueStore,
     Leases,
-    ModerationStore,
     NewGuest,
     Presence,
     RateLimiter,
-    Sanction,
-    SanctionKind,
     StateBackend,
     guest_id_floor,
     wall_clock_us,
@@ -118,8 +115,6 @@ class MemoryRateLimiter(RateLimiter):
             del self._buckets[key]
 
 
-
-
 class MemoryKeyValue(KeyValueStore):
     """A dict with expiry times, read through the given clock.
 
@@ -155,12 +150,17 @@ class MemoryKeyValue(KeyValueStore):
     async def get(self, key: str) -> Any:
         return copy.deepcopy(self._live(key))
 
+    async def get_many(self, keys: Sequence[str]) -> list[Any]:
+        return [copy.deepcopy(self._live(key)) for key in keys]
+
     async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         self._data[key] = (copy.deepcopy(value), self._now() + ttl if ttl is not None else None)
         self._wrote()
 
-    async def delete(self, key: str) -> None:
+    async def delete(self, key: str) -> bool:
+        held = self._live(key) is not None  # an expired entry goes here, and held nothing
         self._data.pop(key, None)
+        return held
 
     async def hash_set(self, key: str, field: str, value: Any, only_if_new: bool = False,
                        ttl: float | None = None) -> bool:
@@ -184,40 +184,6 @@ class MemoryKeyValue(KeyValueStore):
         self._data[key] = (value, expires)
         self._wrote()
         return value
-
-
-class MemoryModeration(ModerationStore):
-    """Sanctions in a dict, with a count of mutes and locks per room for ``may_restrict``."""
-
-    def __init__(self) -> None:
-        self._data: dict[tuple[str, str, int], Sanction] = {}
-        self._restricting: dict[str, int] = {}  # room -> how many mutes and locks it has
-
-    async def put(self, kind: SanctionKind, room: str, user_id: int, sanction: Sanction, ttl: float | None) -> None:
-        if (kind, room, user_id) not in self._data and kind != "ban":
-            self._restricting[room] = self._restricting.get(room, 0) + 1
-        self._data[(kind, room, user_id)] = sanction
-
-    async def get(self, kind: SanctionKind, room: str, user_id: int) -> Sanction | None:
-        return self._data.get((kind, room, user_id))
-
-    async def remove(self, kind: SanctionKind, room: str, user_id: int) -> bool:
-        if self._data.pop((kind, room, user_id), None) is None:
-            return False
-        if kind != "ban":
-            left = self._restricting[room] - 1
-            if left:
-                self._restricting[room] = left
-            else:
-                del self._restricting[room]
-        return True
-
-    async def restrictions(self, room: str, user_id: int) -> tuple[Sanction | None, Sanction | None]:
-        data = self._data
-        return data.get(("mute", room, user_id)), data.get(("lock", room, 0))
-
-    def may_restrict(self, room: str) -> bool:
-        return room in self._restricting
 
 
 class MemoryLeases(Leases):

@@ -33,7 +33,7 @@ import asyncio
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -52,12 +52,9 @@ from .base import (
     Joined,
     KeyValueStore,
     Leases,
-    ModerationStore,
     NewGuest,
     Presence,
     RateLimiter,
-    Sanction,
-    SanctionKind,
     StateBackend,
     guest_id_floor,
 )
@@ -612,13 +609,20 @@ class RedisKeyValue(KeyValueStore):
         raw = await self.link.call(lambda: self.link.client.get(self._key(key)))
         return json.loads(raw) if raw is not None else None
 
+    async def get_many(self, keys: Sequence[str]) -> list[Any]:
+        if not keys:
+            return []
+        names = [self._key(key) for key in keys]
+        raw = await self.link.call(lambda: self.link.client.mget(names))
+        return [json.loads(value) if value is not None else None for value in raw]
+
     async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         raw = json.dumps(value, separators=(",", ":"))
         px = max(1, math.ceil(ttl * 1000)) if ttl is not None else None
         await self.link.call(lambda: self.link.client.set(self._key(key), raw, px=px))
 
-    async def delete(self, key: str) -> None:
-        await self.link.call(lambda: self.link.client.delete(self._key(key)))
+    async def delete(self, key: str) -> bool:
+        return bool(await self.link.call(lambda: self.link.client.delete(self._key(key))))
 
     async def hash_set(self, key: str, field: str, value: Any, only_if_new: bool = False,
                        ttl: float | None = None) -> bool:
@@ -644,36 +648,6 @@ class RedisKeyValue(KeyValueStore):
 
     async def incr(self, key: str, amount: int = 1) -> int:
         return int(await self.link.call(lambda: self.link.client.incrby(self._key(key), amount)))
-
-
-class RedisModeration(ModerationStore):
-    """Each sanction is a key ``<prefix>:mod:<kind>:<room>:<user>`` holding its JSON, expiring a little after it ends."""
-
-    SLACK = 5.0  # Redis keeps it this much longer: the server's clock, not Redis', says when it ends
-
-    def __init__(self, link: RedisLink) -> None:
-        self.link = link
-
-    def _key(self, kind: SanctionKind, room: str, user_id: int) -> str:
-        return self.link.key("mod", kind, room, str(user_id))
-
-    async def put(self, kind: SanctionKind, room: str, user_id: int, sanction: Sanction, ttl: float | None) -> None:
-        raw = json.dumps(sanction.as_json(), separators=(",", ":"))
-        px = math.ceil((ttl + self.SLACK) * 1000) if ttl is not None else None
-        await self.link.call(lambda: self.link.client.set(self._key(kind, room, user_id), raw, px=px))
-
-    async def get(self, kind: SanctionKind, room: str, user_id: int) -> Sanction | None:
-        raw = await self.link.call(lambda: self.link.client.get(self._key(kind, room, user_id)))
-        return Sanction.from_json(json.loads(raw)) if raw else None
-
-    async def remove(self, kind: SanctionKind, room: str, user_id: int) -> bool:
-        return bool(await self.link.call(lambda: self.link.client.delete(self._key(kind, room, user_id))))
-
-    async def restrictions(self, room: str, user_id: int) -> tuple[Sanction | None, Sanction | None]:
-        keys = [self._key("mute", room, user_id), self._key("lock", room, 0)]
-        mute, lock = await self.link.call(lambda: self.link.client.mget(keys))
-        return (Sanction.from_json(json.loads(mute)) if mute else None,
-                Sanction.from_json(json.loads(lock)) if lock else None)
 
 
 class RedisLeases(Leases):
@@ -739,8 +713,7 @@ class RedisBackend(StateBackend):
         self.server_id = server_id
         link = self.link
         super().__init__(RedisPresence(link, server_id, guest_id_start), RedisGuestIds(link, guest_id_start), RedisRateLimiter(link),
-                         RedisKeyValue(link), moderation=RedisModeration(link),
-                         leases=RedisLeases(link, server_id, settings))
+                         RedisKeyValue(link), leases=RedisLeases(link, server_id, settings))
         self.node: Any = None  # the ClusterNode, once bound to a server
 
     def bind(self, server: Any) -> None:

@@ -23,20 +23,27 @@ OLD = {"from": ROOM_ID, "message": {"type": "text", "value": "said before you ca
 
 
 class History:
-    """Stands in for the server's history (not built yet): a `history` event, then a live copy of its message."""
+    """Stands in for the server's history (not built yet): a `history` event, then a live copy of its message.
+
+    No plugin can emit an event of its own: this test-only one emits through the test's server.
+    """
+
+    server: RoomchatThread
 
     @hookimpl
-    async def roomchat_user_joined(self, server: Any, room: str, user: Any) -> None:
+    async def roomchat_user_joined(self, room: str, user: Any) -> None:
         if user.name != "Reader":
             return
-        to = user_channel(room, user.id)
-        await server.sio.emit("history", {"msg": "Message history", "data": {"messages": [OLD], "complete": True}}, to=to)
-        await server.sio.emit("message", {"msg": "New message", "data": OLD}, to=to)
+        to, sio = user_channel(room, user.id), self.server.chat.sio
+        await sio.emit("history", {"msg": "Message history", "data": {"messages": [OLD], "complete": True}}, to=to)
+        await sio.emit("message", {"msg": "New message", "data": OLD}, to=to)
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[RoomchatThread]:
-    with RoomchatThread(config(), plugins={"history": History()}) as running:
+    history = History()
+    with RoomchatThread(config(), plugins={"history": history}) as running:
+        history.server = running
         yield running
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from roomchat.clock import FakeClock
 from roomchat.testing import RoomchatThread
 from roomchat.testing.pytest_plugin import RoomHarness
 
@@ -42,8 +43,12 @@ class Room(RoomHarness):
 
 @pytest.fixture(scope="module")
 def server(request: pytest.FixtureRequest) -> Iterator[RoomchatThread]:
-    """A roomchat server (built-in plugins only) with the test module's ``ROOMS``."""
-    thread = RoomchatThread(plugin_config(getattr(request.module, "ROOMS", {})))
+    """A roomchat server (built-in plugins only) with the test module's ``ROOMS``.
+
+    A module with ``FAKE_CLOCK = True`` gets a server on a ``FakeClock`` (``server.clock``).
+    """
+    clock = FakeClock() if getattr(request.module, "FAKE_CLOCK", False) else None
+    thread = RoomchatThread(plugin_config(getattr(request.module, "ROOMS", {})), clock=clock)
     thread.start()
     yield thread
     thread.stop()

@@ -34,7 +34,7 @@ def test_a_poll_reaches_the_room_as_sent_with_the_id_of_its_message(room) -> Non
     assert ack.value == expected and next(iter(ack.value)) == "id"
     for user in (bob, cy):
         got = user.receive(type="poll")
-        assert got.sender == ann.id and got.value == expected and got.id == expected["id"]
+        assert got.from_id == ann.id and got.value == expected and got.id == expected["id"]
 
 
 def test_the_servers_id_replaces_one_the_sender_gave(room) -> None:
@@ -71,13 +71,15 @@ def test_votes_are_tallied_and_the_results_go_to_everyone(room) -> None:
     assert all(nothing_received(user, "vote") for user in (ann, bob, cy, di))
 
 
-def test_the_tally_lives_in_the_key_value_store_under_the_rooms_namespace(room, server) -> None:
+def test_the_tally_lives_in_the_plugins_store_under_the_room(room, server) -> None:
     ann, bob = room.join("Ann"), room.join("Bob")
     poll = open_poll(ann)
     assert bob.send(ann, "vote", {"poll": poll, "option": 1}).ok  # a vote may also be sent direct
     results(bob)
-    kv = server.chat.state.kv
-    assert server.call(kv.get(f"poll:{room.name}:{poll}"))["options"] == LUNCH["options"]
+    store = server.chat.plugins.view("poll").store
+    assert server.call(store.get(f"{room.name}:{poll}"))["options"] == LUNCH["options"]
+    assert server.call(store.hash_get_all(f"{room.name}:{poll}:votes")) == {str(bob.id): [1]}
+    kv = server.chat.state.kv  # underneath: the server's key-value store, under the plugin's name
     assert server.call(kv.hash_get_all(f"poll:{room.name}:{poll}:votes")) == {str(bob.id): [1]}
 
 

@@ -29,7 +29,7 @@ def test_any_potato_reaches_the_room_unchanged(room, value: object) -> None:
     ack = ann.broadcast("potato", value)
     assert ack.ok and ack.value == value
     got = bob.receive(type="potato")
-    assert got.sender == ann.id and got.value == value
+    assert got.from_id == ann.id and got.value == value
     assert ann.messages(type="text") == []  # nobody answers an open type
 
 

@@ -16,7 +16,7 @@ def test_a_reaction_to_a_delivered_message_reaches_the_room(room) -> None:
     assert bob.broadcast("reaction", {"message": message_id, "emoji": "👍🏽"}).ok
     for user in (ann, cy):
         got = user.receive(type="reaction")
-        assert got.sender == bob.id and got.value == {"message": message_id, "emoji": "👍🏽"}
+        assert got.from_id == bob.id and got.value == {"message": message_id, "emoji": "👍🏽"}
 
 
 def test_a_reaction_can_go_to_one_user(room) -> None:

@@ -19,7 +19,7 @@ def test_a_text_is_delivered_with_control_characters_removed(room) -> None:
     expected = "hello\nworld\n\tand[31m red ☕"
     assert ack.value == expected
     got = bob.receive(type="text")
-    assert got.sender == ann.id and got.value == expected
+    assert got.from_id == ann.id and got.value == expected
 
 
 def test_a_direct_text_reaches_only_its_target(room) -> None:

@@ -5,8 +5,6 @@ The server's clock is a FakeClock here, so "a second later" is ``advance(1)``, n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from builtin_helpers import by_loc, nothing_received
 
@@ -17,14 +15,14 @@ ROOMS = {
     "slow": {"plugins": {"settings": {"typing": {"min_interval": 5}}}},
 }
 TYPING, STOPPED = {"typing": True}, {"typing": False}
+FAKE_CLOCK = True  # the module's server runs on a clock that moves only when told (conftest.py)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def clock(server) -> Iterator[FakeClock]:  # type: ignore[no-untyped-def]
-    """The module server's clock, replaced by one that moves only when told."""
-    real, server.chat.clock = server.chat.clock, FakeClock()
-    yield server.chat.clock
-    server.chat.clock = real
+@pytest.fixture(scope="module")
+def clock(server) -> FakeClock:  # type: ignore[no-untyped-def]
+    """The module server's clock."""
+    assert isinstance(server.clock, FakeClock)
+    return server.clock
 
 
 @pytest.fixture
@@ -45,7 +43,7 @@ def test_typing_reaches_the_room_as_sent(room, value: object) -> None:
     assert ack.ok and ack.value == value
     for user in (bob, cy):
         got = user.receive(type="typing")
-        assert got.sender == ann.id and got.value == value
+        assert got.from_id == ann.id and got.value == value
 
 
 def test_a_bare_state_is_throttled_like_the_object(room) -> None:
@@ -85,9 +83,9 @@ def test_each_user_and_audience_is_throttled_on_its_own(room) -> None:
     assert ann.send(bob, "typing", TYPING).ok  # another audience: Bob alone
     assert ann.send(bob, "typing", TYPING).ok  # dropped
     bob.sync()
-    assert [(m.sender, m.value["typing"]) for m in bob.messages(type="typing")] == [(ann.id, True), (ann.id, True)]
+    assert [(m.from_id, m.value["typing"]) for m in bob.messages(type="typing")] == [(ann.id, True), (ann.id, True)]
     cy.sync()
-    assert [(m.sender, m.value["typing"]) for m in cy.messages(type="typing")] == [(ann.id, True), (bob.id, True)]
+    assert [(m.from_id, m.value["typing"]) for m in cy.messages(type="typing")] == [(ann.id, True), (bob.id, True)]
 
 
 def test_a_room_sets_its_interval(room_named, advance) -> None:

@@ -21,8 +21,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from roomchat import MessageContext, MessageType, hookimpl
-from roomchat.webclient import WebAssets
+from roomchat import MessageContext, MessageType, WebAssets, hookimpl
 
 NOTATION = r"^([0-9]{1,3})d([0-9]{1,4})$"
 
@@ -44,13 +43,14 @@ class Settings(BaseModel):
 
 async def roll(ctx: MessageContext) -> None:
     """Check the dice against the room's limits, roll them, answer the room, consume the request."""
-    count, sides = (int(n) for n in re.fullmatch(NOTATION, ctx.value["dice"]).groups())
+    asked: Roll = ctx.value  # the validated model
+    count, sides = (int(n) for n in re.fullmatch(NOTATION, asked.dice).groups())
     if not 1 <= count <= ctx.settings.max_dice:
         ctx.invalid(f"roll 1 to {ctx.settings.max_dice} dice at a time", loc=("dice",))
     if not 2 <= sides <= ctx.settings.max_sides:
         ctx.invalid(f"dice have 2 to {ctx.settings.max_sides} sides here", loc=("dice",))
     rolls = [random.randint(1, sides) for _ in range(count)]
-    await ctx.send_to_room({"roller": ctx.sender.id, "dice": ctx.value["dice"], "rolls": rolls, "total": sum(rolls)})
+    await ctx.send_to_room({"roller": ctx.sender.id, "dice": asked.dice, "rolls": rolls, "total": sum(rolls)})
     ctx.consume()
 
 
