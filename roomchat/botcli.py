@@ -11,25 +11,34 @@ without ``--config`` the options are all there is.
 
 Which entry: ``--id``; else the one whose token is ``--token``; else the only
 ``run: external`` entry (of KIND, when given).
+
+Bot kinds are found by ``BotKinds``, a light registry: the built-in bots
+(``roomchat_bots``), installed packages' entry points, ``plugins.load`` and
+``--plugin``, each module imported and its ``roomchat_register_bots`` read.
+It never builds the server's plugin host: the other built-in plugins are not
+imported, and no plugin's settings or message types are registered or checked.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import logging
 import os
 import signal
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .bot import Bot
 from .botrunner import BotRefused, BotRunner, loopback_url
+from .builtins import BUILTIN_PLUGINS
 from .config import BotConfig, Config, EnvRef, parse_config
 from .errors import CommandError, ConfigError
+from .loading import entry_point_plugins, import_object, import_plugin
 from .logs import event, setup_logging
-from .plugins import PluginHost, import_plugin
 from .yamlfile import read_yaml
 
 log = logging.getLogger("roomchat.bots")
@@ -47,6 +56,76 @@ class Entry:
     def path(self) -> str:
         """Its key path, ``bots.<index>``."""
         return f"bots.{self.index}"
+
+
+BUILTIN_BOTS = "roomchat_bots."
+"""The built-in plugins that register bots are the modules of ``bots/``, installed as ``roomchat_bots``."""
+
+
+class BotKinds:
+    """Bot classes by kind, read from plugins' ``roomchat_register_bots`` without the server's plugin host.
+
+    ``add`` reads one plugin (a module or an object); the loaders add the
+    built-in bots, installed packages' entry points, and modules or files.
+    A plugin named in ``disabled`` (``plugins.disable``) is skipped; a plugin
+    name or a bot kind registered twice is a ConfigError, as it is for the server.
+    """
+
+    def __init__(self, disabled: Iterable[str] = ()) -> None:
+        self.bots: dict[str, type[Bot]] = {}
+        self.disabled = set(disabled)
+        self._plugins: dict[str, tuple[object, str]] = {}  # name -> (plugin, origin)
+
+    def add(self, plugin: object, name: str, origin: str) -> list[str]:
+        """Read the bot kinds ``plugin`` registers; the kinds added."""
+        if name in self.disabled or any(p is plugin for p, _ in self._plugins.values()):
+            return []
+        if name in self._plugins:
+            taken = self._plugins[name][1]
+            raise ConfigError(origin, [(f"a plugin called {name!r} is already registered ({taken}); give this one "
+                                        f"another name, or add {name!r} to plugins.disable to drop the other")])
+        self._plugins[name] = (plugin, origin)
+        found: list[type[Bot]] = []
+        try:
+            _registration(plugin)(register=found.append)
+        except Exception as exc:
+            raise ConfigError(f"plugin {name} ({origin})", [f"{type(exc).__name__}: {exc}"]) from exc
+        for bot_class in found:
+            kind = getattr(bot_class, "kind", None) or bot_class.__name__
+            if kind in self.bots:
+                raise ConfigError(f"plugin {name} ({origin})", [f"ValueError: bot kind {kind!r} is registered twice"])
+            self.bots[kind] = bot_class
+        return [getattr(c, "kind", None) or c.__name__ for c in found]
+
+    def add_builtins(self) -> None:
+        """The bots shipped with roomchat (``bots/``); the other built-in plugins are not imported."""
+        for name, spec in BUILTIN_PLUGINS.items():
+            if spec.startswith(BUILTIN_BOTS) and name not in self.disabled:
+                self.add(import_object(spec), name, "built-in")
+
+    def add_entry_points(self) -> None:
+        """Installed packages' plugins (entry-point group ``roomchat``)."""
+        for name, plugin, origin in entry_point_plugins(skip=self.disabled | set(self._plugins)):
+            self.add(plugin, name, origin)
+
+    def add_module(self, spec: str, source: str, origin: str) -> list[str]:
+        """A dotted module, or a ``.py`` file relative to the file ``source``; the kinds it added."""
+        module, name = import_plugin(spec, source)
+        return self.add(module, name, origin)
+
+
+def _registration(plugin: object) -> Callable[..., Any]:
+    """A plugin's ``roomchat_register_bots`` (a no-op when it has none), callable as pluggy calls it.
+
+    A class plugin's hook is called without an instance (``self`` is None):
+    registering must not need the plugin's state.
+    """
+    hook = getattr(plugin, "roomchat_register_bots", None)
+    if hook is None:
+        return lambda register: None
+    if isinstance(plugin, type) and inspect.isfunction(hook) and next(iter(inspect.signature(hook).parameters)) == "self":
+        return lambda register: hook(None, register=register)
+    return hook
 
 
 @dataclass
@@ -114,11 +193,11 @@ def make_plan(args: argparse.Namespace) -> BotPlan:
     """What to run, from the command line and (with ``--config``) the bot's entry; problems name the option or key."""
     config = parse_config(read_yaml(args.config), args.config) if args.config else None
     entry = choose_entry(config, args) if config is not None else None
-    host, from_cli = _load_plugins(config, args)
+    kinds, from_cli = _load_plugins(config, args)
     kind = _kind(args, entry)
-    bot_class = host.bots.get(kind)
+    bot_class = kinds.bots.get(kind)
     if bot_class is None:
-        raise CommandError(f"no bot of kind {kind!r} is installed (installed: {', '.join(sorted(host.bots)) or 'none'}); "
+        raise CommandError(f"no bot of kind {kind!r} is installed (installed: {', '.join(sorted(kinds.bots)) or 'none'}); "
                            "load one with --plugin" + (" or the config's plugins.load" if config else ""))
     if args.config and kind in from_cli:
         args.checkable = None  # `roomchat check` cannot load this kind: no hint to run it
@@ -169,15 +248,17 @@ def _token_value(spec: BotConfig) -> str | None:
     return spec.token
 
 
-def _load_plugins(config: Config | None, args: argparse.Namespace) -> tuple[PluginHost, set[str]]:
-    """The config's plugins (paths from its folder), then ``--plugin`` (paths from here); the kinds only --plugin has."""
-    host = PluginHost()
-    if config is not None:
-        host.load(config.plugins, args.config)
-    else:
-        host.load(Config().plugins, "roomchat bot run")
+def _load_plugins(config: Config | None, args: argparse.Namespace) -> tuple[BotKinds, set[str]]:
+    """The bot kinds: built-ins, installed packages, the config's plugins.load (paths from its folder), then
+    ``--plugin`` (paths from here); and the kinds only --plugin has."""
+    plugins = config.plugins if config is not None else Config().plugins
+    kinds = BotKinds(disabled=plugins.disable)
+    kinds.add_builtins()
+    kinds.add_entry_points()
+    for spec in plugins.load:
+        kinds.add_module(spec, args.config, f"config: {spec}")
     loaded = {(Path(args.config).parent / s).resolve() for s in config.plugins.load if _is_file(s)} if config else set()
-    before = set(host.bots)
+    before = set(kinds.bots)
     for spec in args.plugins:
         if _is_file(spec):
             path = Path(spec).resolve()
@@ -187,11 +268,10 @@ def _load_plugins(config: Config | None, args: argparse.Namespace) -> tuple[Plug
                 continue  # plugins.load names this file too: one plugin, not a name clash
             spec = str(path)
         try:
-            module, name = import_plugin(spec, "--plugin")
-            host.add(module, name, f"--plugin {spec}")
+            kinds.add_module(spec, "--plugin", f"--plugin {spec}")
         except ConfigError as exc:
             raise CommandError(f"--plugin {spec}: " + "; ".join(exc.problems)) from None
-    return host, set(host.bots) - before
+    return kinds, set(kinds.bots) - before
 
 
 def _is_file(spec: str) -> bool:

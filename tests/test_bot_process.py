@@ -9,6 +9,8 @@ FakeClock against the same real server process.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -250,3 +252,58 @@ def test_bot_run_plugin_files_are_relative_to_the_current_folder(tmp_path: Path)
                     cwd=here)
     assert done.returncode == 2
     assert "no bot of kind 'nokind' is installed (installed: echo, greeter, moderator, parrot, quiz)" in done.stderr
+
+
+SERVER_SIDE = ("roomchat_plugins", "roomchat.plugins", "roomchat.server", "roomchat.core", "roomchat.app")
+
+
+def test_bot_run_finds_bots_without_the_servers_plugin_host(tmp_path: Path) -> None:
+    """`roomchat bot run` reads the modules that register bots, and builds no plugin host: the server's
+    modules and the built-in message-type plugins are never imported (they were, through PluginHost)."""
+    (tmp_path / "parrot.py").write_text(PARROT)
+    config = write_yaml(tmp_path / "roomchat.yaml", {
+        "plugins": {"load": ["parrot.py"], "settings": {"text": {"no_such_setting": 1}}},  # the server's to check
+        "rooms": {ROOM: {"admit": ["users"]}}})
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "roomchat", "bot", "run", "nokind", "--config",
+                           str(config), "--url", "http://127.0.0.1:9", "--token", "t" * 10, "--room", ROOM],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "no bot of kind 'nokind' is installed (installed: echo, greeter, moderator, parrot, quiz)" in done.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert {"roomchat.botcli", "roomchat_bots.quiz.bot", "roomchat_bots.moderator.bot"} <= imported
+    assert not sorted(m for m in imported if m.startswith(SERVER_SIDE))
+
+
+LEAVER = '''
+from roomchat import hookimpl
+from roomchat.bot import Bot, command
+
+
+class Leaver(Bot):
+    kind = "leaver"
+
+    @command
+    async def bye(self, room, msg):
+        """Leave for good."""
+        await msg.reply("bye")
+        await room.leave()
+
+
+@hookimpl
+def roomchat_register_bots(register):
+    register(Leaver)
+'''
+
+
+def test_a_bot_that_leaves_all_its_rooms_ends_its_process(server: RoomchatProcess, tmp_path: Path) -> None:
+    (tmp_path / "leaver.py").write_text(LEAVER)
+    bot = BotProcess("leaver", server.url, ECHO_TOKEN, [ROOM], args=["--plugin", str(tmp_path / "leaver.py")]).start()
+    try:
+        with join_when_present(server.url, 72) as ann:
+            ann.send(72, "text", "/bye")
+            assert ann.wait_message(lambda d: d["from"] == 72)["message"]["value"] == "bye"
+            ann.wait_for("user-disconnected", lambda p: p["data"]["ID"] == 72)
+            assert bot.wait() == 0, bot.log()
+    finally:
+        bot.stop()
+    assert "bot_left" in bot.log() and "bot_done" in bot.log()
