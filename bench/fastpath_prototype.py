@@ -73,12 +73,17 @@ from roomchat import serve as rc_serve
 def _first(*names: str) -> Any:
     """The first of ``module:attribute`` names that imports (issue 11 is moving these modules)."""
     import importlib
+
+    import roomchat
+    home = os.path.dirname(os.path.abspath(roomchat.__file__))
     for name in names:
         module, _, attr = name.partition(":")
         try:
             found = importlib.import_module(module)
         except ImportError:
             continue
+        if not os.path.abspath(found.__file__ or "").startswith(home):
+            continue  # an editable install's finder can hand out another tree's module
         if not attr:
             return found
         if hasattr(found, attr):
@@ -654,13 +659,16 @@ def main() -> None:
         settings.ws_ping_interval = None  # engine.io's heartbeat covers liveness
     if args.tracemalloc:
         trace_memory(args.tracemalloc, args.port)
-    try:
-        rc_serve._Uvicorn(settings, chat).run()
-    finally:
-        if args.outbox:
+
+    class Server(rc_serve._Uvicorn):  # type: ignore[misc, name-defined]
+        async def shutdown(self, sockets: Any = None) -> None:
+            # uvicorn re-raises SIGTERM once stopped: report here, not after run()
             frames, writes = STATS["frames"], STATS["writes"]
             print(f"outbox: {frames} frames in {writes} writes ({frames / max(writes, 1):.2f} per write)",
-                  file=sys.stderr)
+                  file=sys.stderr, flush=True)
+            await super().shutdown(sockets)
+
+    Server(settings, chat).run()
 
 
 if __name__ == "__main__":
