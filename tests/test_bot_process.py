@@ -254,6 +254,22 @@ def test_bot_run_plugin_files_are_relative_to_the_current_folder(tmp_path: Path)
     assert "no bot of kind 'nokind' is installed (installed: echo, greeter, moderator, parrot, quiz)" in done.stderr
 
 
+def test_the_built_in_bots_are_every_built_in_plugin_that_registers_bots() -> None:
+    from roomchat.botcli import BUILTIN_BOTS, BotKinds
+    from roomchat.builtins import BUILTIN_PLUGINS
+    from roomchat.loading import import_object
+
+    registering = {name for name, spec in BUILTIN_PLUGINS.items()
+                   if hasattr(import_object(spec), "roomchat_register_bots")}
+    assert registering == {name for name, spec in BUILTIN_PLUGINS.items() if spec.startswith(BUILTIN_BOTS)}
+    kinds = BotKinds()
+    kinds.add_builtins()
+    assert sorted(kinds.bots) == ["echo", "greeter", "moderator", "quiz"]
+    disabled = BotKinds(disabled=["quiz"])
+    disabled.add_builtins()
+    assert "quiz" not in disabled.bots
+
+
 SERVER_SIDE = ("roomchat_plugins", "roomchat.plugins", "roomchat.server", "roomchat.core", "roomchat.app")
 
 
