@@ -14,7 +14,7 @@ from .config import Config, RoomConfig
 from .users import Role
 
 if TYPE_CHECKING:
-    from .server import ChatServer
+    from .app import ChatServer
 
 BUILTIN_ROOM_RESOLVER = "default_rooms"
 

@@ -11,17 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from .bot import Bot
 from .botrunner import BotRunner
+from .clock import Clock
+from .config import BotConfig, Config, RoomConfig
+from .core.identity import Authenticator
 from .errors import ConfigError, Refusal
 from .logs import event
+from .state.base import Leases
 from .users import User
-
-if TYPE_CHECKING:
-    from .config import BotConfig
-    from .server import ChatServer
 
 log = logging.getLogger("roomchat.bots")
 
@@ -35,9 +36,13 @@ class BotHost:
     listens; ``stop()`` takes them out before the server disconnects anyone.
     """
 
-    def __init__(self, server: ChatServer) -> None:
-        self.server = server
-        config = server.config
+    def __init__(self, config: Config, source: str, auth: Authenticator, kinds: dict[str, type],
+                 resolve_room: Callable[[str], RoomConfig], clock: Clock, leases: Leases) -> None:
+        self.source = source
+        self.kinds = kinds
+        self.resolve_room = resolve_room
+        self.clock = clock
+        self.leases = leases
         self.bot_ids = frozenset(b.id for b in config.bots)
         self.runners: list[BotRunner] = []
         self.warnings: list[str] = []  # what `roomchat check` could not check (roomchat/advice.py)
@@ -48,7 +53,7 @@ class BotHost:
             user = User(spec.id, spec.role, spec.name, bot=True)
             if spec.run == "external":
                 if isinstance(spec.token, str):
-                    server.auth.add_token(spec.token, user)
+                    auth.add_token(spec.token, user)
                 else:
                     problems.append(f"bots.{index}.token: not resolved (load the config with load_config)")
                 self._check_external(index, spec, problems)
@@ -58,14 +63,19 @@ class BotHost:
                 continue
             bot_class, settings = found
             token = "bot-" + secrets.token_urlsafe(32)
-            server.auth.add_token(token, user)
+            auth.add_token(token, user)
             self._planned.append((spec, bot_class, settings, token))
         if problems:
-            raise ConfigError(server.source, problems)
+            raise ConfigError(source, problems)
+
+    @property
+    def planned(self) -> int:
+        """How many bots this server runs itself (``run: server``)."""
+        return len(self._planned)
 
     def _check(self, index: int, spec: BotConfig, problems: list[str]) -> tuple[type[Bot], Any] | None:
         path = f"bots.{index}"
-        kinds = self.server.plugins.bots
+        kinds = self.kinds
         bot_class = kinds.get(spec.kind)
         if bot_class is None:
             known = ", ".join(sorted(kinds)) or "none"
@@ -74,7 +84,7 @@ class BotHost:
         for j, room_name in enumerate(spec.rooms):
             problems += self._check_room(f"{path}.rooms.{j}", spec, room_name)
         try:
-            settings = bot_class.validate_settings(spec.settings, f"{path}.settings", self.server.source)
+            settings = bot_class.validate_settings(spec.settings, f"{path}.settings", self.source)
         except ConfigError as exc:
             problems += exc.problems
             return None
@@ -89,20 +99,20 @@ class BotHost:
         path = f"bots.{index}"
         for j, room_name in enumerate(spec.rooms):
             problems += self._check_room(f"{path}.rooms.{j}", spec, room_name)
-        bot_class = self.server.plugins.bots.get(spec.kind)
+        bot_class = self.kinds.get(spec.kind)
         if bot_class is None:
             self.warnings.append(
                 f"{path}.kind: no bot of kind {spec.kind!r} is installed here, so its settings are not checked; "
                 "`roomchat bot run --config` checks them where it runs (or load its plugin under plugins.load)")
             return
         try:
-            bot_class.validate_settings(spec.settings, f"{path}.settings", self.server.source)
+            bot_class.validate_settings(spec.settings, f"{path}.settings", self.source)
         except ConfigError as exc:
             problems += exc.problems
 
     def _check_room(self, path: str, spec: BotConfig, name: str) -> list[str]:
         try:
-            room = self.server.resolve_room(name)
+            room = self.resolve_room(name)
         except Refusal as refusal:
             return [f"{path}: {refusal.message} (list it under rooms:, or turn on server.create_rooms)"]
         except Exception:  # noqa: BLE001 - a plugin resolving rooms may need the server running; the join will tell
@@ -118,7 +128,7 @@ class BotHost:
 
     async def start(self, url: str) -> None:
         """Connect every bot to its rooms (the server listens at ``url``)."""
-        clock, ids = self.server.clock, self.bot_ids
+        clock, ids = self.clock, self.bot_ids
         for spec, bot_class, settings, token in self._planned:
             def make(bot_class: type[Bot] = bot_class, settings: Any = settings) -> Bot:
                 return bot_class(settings, clock=clock, bot_ids=ids)
@@ -131,11 +141,7 @@ class BotHost:
 
     async def _hold(self, lease: str, runner: BotRunner) -> None:
         # In a cluster each configured bot runs on one server at a time (the backend's leases).
-        leases = getattr(self.server.state, "leases", None)
-        if leases is None:
-            await runner.run()
-        else:
-            await leases.hold(lease, runner.run)
+        await self.leases.hold(lease, runner.run)
 
     async def wait_joined(self, timeout: float = 10.0) -> None:
         """Wait until every bot is in every one of its rooms (tests use this)."""

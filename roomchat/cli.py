@@ -50,9 +50,9 @@ def _load(args: argparse.Namespace, required: bool = True) -> tuple[Config, str]
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the config until SIGTERM or Ctrl-C."""
+    from .app import ChatServer
     from .logs import setup_logging
     from .serve import serve
-    from .server import ChatServer
 
     config, source = _load(args)
     settings = config.server
@@ -65,7 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate a config (plugins, their settings and the bots' included) without serving; print warnings."""
     from .advice import config_warnings
-    from .server import ChatServer
+    from .app import ChatServer
 
     config, source = _load(args)
     chat = ChatServer(config, source)
@@ -82,7 +82,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_token(args: argparse.Namespace) -> int:
     """Print a signed JWT for a user."""
-    from .identity import issue_token
+    from .core.identity import issue_token
 
     secret = os.environ.get(args.secret_env)
     if not secret:
@@ -94,7 +94,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_plugins(args: argparse.Namespace) -> int:
     """List plugins: name, origin, message types, bots (without a config: what is installed)."""
-    from .plugins import PluginHost
+    from .core.plugin_host import PluginHost
 
     config, source = _load(args, required=False)
     host = PluginHost()
@@ -114,11 +114,11 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     """Print every message type's value as JSON Schema (without a config: the installed types)."""
+    from .app import ChatServer
     from .http import schemas
-    from .server import ChatServer
 
     config, source = _load(args, required=False)
-    found = schemas(ChatServer(config, source))
+    found = schemas(ChatServer(config, source).plugins.types)
     if args.type:
         if args.type not in found:
             hint = f"; to read the config {args.type}, give --config {args.type}" if Path(args.type).is_file() else ""

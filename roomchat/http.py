@@ -3,60 +3,64 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from .errors import Refusal
-from .watchdog import overdue_connections
-from .webclient import WebClient, plugin_assets
-
-if TYPE_CHECKING:
-    from .server import ChatServer
+from .messagetypes import MessageType
+from .webclient import WebClient
 
 ASGIReceive = Any
 ASGISend = Any
 
 
-def schemas(server: ChatServer) -> dict[str, Any]:
+def schemas(types: Iterable[MessageType]) -> dict[str, Any]:
     """Every registered message type's value as JSON Schema, by type name."""
     return {
         t.name: {"plugin": t.plugin, "description": t.description, "schema": t.json_schema()}
-        for t in sorted(server.plugins.types, key=lambda t: t.name)
+        for t in sorted(types, key=lambda t: t.name)
     }
 
 
-def health(server: ChatServer) -> tuple[int, dict[str, Any]]:
-    """200 ``ok``; else 503, ``unavailable`` while the shared store (Redis) is out of reach, or ``unhealthy``.
+@dataclass(frozen=True)
+class Health:
+    """What ``/healthz`` reads: connections, whether the shared store answers, and the checks that may fail.
 
-    Unhealthy: the event loop is stuck or was within ``server.health.report_for``
-    seconds; connections whose pings timed out are not being closed (the sweep
-    is stuck); a cluster's presence feed has stalled. ``reason`` says why, one
-    sentence per problem. A load balancer can send new clients elsewhere.
+    ``available`` raises a Refusal (``unavailable``) while the shared store
+    (Redis) is out of reach; each of ``checks`` returns a sentence saying what
+    is wrong, or None.
     """
-    body: dict[str, Any] = {"status": "ok", "connections": server.connection_count()}
-    try:
-        server.state.check_available()
-    except Refusal as refusal:
-        return 503, {**body, "status": "unavailable", "reason": refusal.message}
-    problems = [p for p in (server.watchdog.problem(), _overdue(server)) if p] + server.state.problems()
-    if problems:
-        return 503, {**body, "status": "unhealthy", "reason": "; ".join(problems)}
-    return 200, body
+
+    connections: Callable[[], int]
+    available: Callable[[], None]
+    checks: list[Callable[[], str | None]]
+
+    def report(self) -> tuple[int, dict[str, Any]]:
+        """200 ``ok``; else 503, ``unavailable`` while the shared store is out of reach, or ``unhealthy``.
+
+        Unhealthy: the event loop is stuck or was within ``server.health.report_for``
+        seconds; connections whose pings timed out are not being closed (the sweep
+        is stuck); a cluster's presence feed has stalled. ``reason`` says why, one
+        sentence per problem. A load balancer can send new clients elsewhere.
+        """
+        body: dict[str, Any] = {"status": "ok", "connections": self.connections()}
+        try:
+            self.available()
+        except Refusal as refusal:
+            return 503, {**body, "status": "unavailable", "reason": refusal.message}
+        problems = [problem for problem in (check() for check in self.checks) if problem]
+        if problems:
+            return 503, {**body, "status": "unhealthy", "reason": "; ".join(problems)}
+        return 200, body
 
 
-def _overdue(server: ChatServer) -> str | None:
-    count = overdue_connections(server.sio.eio)
-    if not count:
-        return None
-    return (f"{count} connection{'s' if count != 1 else ''} stopped answering pings a whole ping cycle ago and "
-            "{} not been closed: the ping-timeout sweep is stuck".format("has" if count == 1 else "have"))
-
-
-def http_app(server: ChatServer) -> Any:
+def http_app(types: Callable[[], dict[str, Any]], health: Health, web: WebClient) -> Any:
     """An ASGI app for ``GET /healthz``, ``GET /schema`` and ``GET /schema/<type>``, and the web client.
 
-    The web client (``/`` and ``/web/...``) is ``roomchat/webclient.py``.
+    ``types()`` gives the schemas (``schemas``); the web client (``/`` and
+    ``/web/...``) is ``roomchat/webclient.py``.
     """
-    web = WebClient(plugin_assets(server.plugins.answers("roomchat_web_assets")), server.config.bots)
 
     async def app(scope: dict[str, Any], receive: ASGIReceive, send: ASGISend) -> None:
         if scope["type"] != "http":
@@ -65,11 +69,11 @@ def http_app(server: ChatServer) -> Any:
         if scope["method"] not in ("GET", "HEAD"):
             await _reply(send, 405, {"error": "only GET is supported here"})
         elif path == "/healthz":
-            await _reply(send, *health(server))
+            await _reply(send, *health.report())
         elif path == "/schema":
-            await _reply(send, 200, schemas(server))
+            await _reply(send, 200, types())
         elif path.startswith("/schema/"):
-            entry = schemas(server).get(path.removeprefix("/schema/"))
+            entry = types().get(path.removeprefix("/schema/"))
             status = 200 if entry else 404
             await _reply(send, status, entry or {"error": "no such message type", "see": "/schema"})
         elif not await web.respond(scope, send):

@@ -1,62 +1,57 @@
-"""Running a ChatServer under uvicorn, with a clean shutdown on SIGTERM and Ctrl-C."""
+"""Running a ChatServer under uvicorn: start-up through the ASGI lifespan, a clean shutdown on SIGTERM and Ctrl-C.
+
+The ASGI app's lifespan starts and stops the server (roomchat/app.py). Two
+things the lifespan cannot do are done here, each with uvicorn's public API:
+
+- **Listening first.** roomchat binds the listening socket itself and hands it
+  to uvicorn (``Server.run(sockets=[...])``, how uvicorn takes sockets from a
+  supervisor), so the server's address is known before start-up (its bots
+  connect to it over loopback; connections wait in the socket's backlog until
+  start-up is done) and a busy port is one clear line and exit code 3.
+- **Goodbye before the connections close.** On SIGTERM or Ctrl-C uvicorn
+  closes every connection and only then runs the lifespan's shutdown, which
+  clients would see as a network failure (and answer by reconnecting). So
+  ``Server.shutdown``, uvicorn's one step between "stop" and "close the
+  connections", first calls ``ChatServer.drain()``: every client gets a
+  normal Socket.IO disconnect. The test kit calls ``drain()`` itself before it
+  stops its uvicorn (roomchat/testing/servers.py).
+"""
 
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 import uvicorn
 
-from .botrunner import loopback_url
+from .app import ChatServer
 from .logs import event
-from .server import ChatServer
 
 log = logging.getLogger("roomchat.server")
 
+STARTUP_FAILURE = 3  # uvicorn's exit code when it cannot start
 
-class _Uvicorn(uvicorn.Server):
-    """uvicorn, disconnecting every Socket.IO client before it closes connections.
 
-    uvicorn runs the ASGI lifespan shutdown only after it has dropped open
-    connections, which clients would see as a network failure and answer by
-    reconnecting. Disconnecting first sends them a normal Socket.IO disconnect.
-    """
+class Server(uvicorn.Server):
+    """uvicorn, disconnecting every Socket.IO client (``ChatServer.drain``) before it closes connections."""
 
     def __init__(self, config: uvicorn.Config, chat: ChatServer) -> None:
         super().__init__(config)
         self.chat = chat
 
-    async def startup(self, sockets: Any = None) -> None:
-        await self.chat.start()
-        try:
-            await super().startup(sockets)
-        except SystemExit:  # uvicorn could not listen (it logged the OSError) and exits with 3
-            event(log, "not_listening", logging.ERROR, host=self.config.host, port=self.config.port,
-                  hint="another process holds this address, or it is not this machine's: "
-                       "stop that process or pass --port / --host")
-            await self.chat.stop()
-            raise
-        if self.started:
-            bound = [s.getsockname() for server in self.servers for s in server.sockets]
-            for host, port, *_ in bound:
-                event(log, "listening", url=f"http://{host}:{port}")
-            if bound:
-                await self.chat.listening(loopback_url(*bound[0][:2]))
-
     async def shutdown(self, sockets: Any = None) -> None:
         event(log, "stopping", connections=self.chat.connection_count())
-        await self.chat.stop()
+        await self.chat.drain()
         await super().shutdown(sockets)
 
 
-def uvicorn_config(chat: ChatServer, host: str, port: int) -> uvicorn.Config:
-    """uvicorn settings for roomchat: quiet, no access log, compression as configured."""
+def uvicorn_config(chat: ChatServer) -> uvicorn.Config:
+    """uvicorn settings for roomchat: the ASGI lifespan on, quiet, no access log, compression as configured."""
     settings = chat.config.server
     return uvicorn.Config(
         chat.asgi_app(),
-        host=host,
-        port=port,
-        lifespan="off",
+        lifespan="on",
         log_level="warning",
         access_log=False,
         # Off by default: permessage-deflate doubled memory per connection and
@@ -68,7 +63,25 @@ def uvicorn_config(chat: ChatServer, host: str, port: int) -> uvicorn.Config:
     )
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket listening at ``host:port`` (port 0: a free one), as uvicorn would bind it; OSError if it cannot."""
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    sock = socket.create_server((host, port), family=family, backlog=2048)
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(chat: ChatServer, host: str, port: int) -> None:
-    """Serve until SIGTERM or Ctrl-C."""
-    server = _Uvicorn(uvicorn_config(chat, host, port), chat)
-    server.run()
+    """Listen at ``host:port`` and serve until SIGTERM or Ctrl-C."""
+    try:
+        sock = listening_socket(host, port)
+    except OSError as exc:
+        event(log, "not_listening", logging.ERROR, host=host, port=port, error=str(exc),
+              hint="another process holds this address, or it is not this machine's: "
+                   "stop that process or pass --port / --host")
+        raise SystemExit(STARTUP_FAILURE) from None
+    bound_host, bound_port = sock.getsockname()[:2]
+    chat.listen_at(bound_host, bound_port)
+    event(log, "listening", url=f"http://{bound_host}:{bound_port}" if ":" not in bound_host
+          else f"http://[{bound_host}]:{bound_port}")
+    Server(uvicorn_config(chat), chat).run(sockets=[sock])

@@ -9,7 +9,9 @@
   connection within ``ping_timeout`` of its timing out; one left open means
   the sweep, or the disconnect handling it runs, is stuck.
 
-The cluster's presence feed has a check of its own (``roomchat.cluster``).
+The cluster's presence feed has a check of its own (``cluster/node.py``).
+These read the real time (``time``), never the server's ``Clock``: a test's
+FakeClock does not make a stuck loop.
 """
 
 from __future__ import annotations
@@ -97,3 +99,12 @@ def overdue_connections(eio: Any, now: float | None = None) -> int:
     limit = eio.ping_timeout + grace
     return sum(1 for s in list(eio.sockets.values())
                if not s.closed and s.last_ping and now - s.last_ping > limit)
+
+
+def overdue_problem(eio: Any) -> str | None:
+    """A sentence for ``/healthz`` when connections that timed out are not being closed, else None."""
+    count = overdue_connections(eio)
+    if not count:
+        return None
+    return (f"{count} connection{'s' if count != 1 else ''} stopped answering pings a whole ping cycle ago and "
+            "{} not been closed: the ping-timeout sweep is stuck".format("has" if count == 1 else "have"))

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from roomchat.identity import issue_token
+from roomchat.core.identity import issue_token
 from roomchat.testing import ChatClient, JoinRefused, RoomchatProcess
 from roomchat.users import Role
 

@@ -102,7 +102,7 @@ import gc
 import time
 
 from roomchat import MessageType, hookimpl
-from roomchat.joining import RoomLocks
+from roomchat.core.joining import RoomLocks
 
 _released: dict = {}
 _holders: set = set()

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from roomchat import hookimpl
+from roomchat.app import ChatServer
 from roomchat.bot import Bot, BotRoom, BotSettings, Incoming, User
 from roomchat.clock import FakeClock
 from roomchat.config import parse_config
 from roomchat.errors import ConfigError
-from roomchat.server import ChatServer
 from roomchat.testing import ChatClient, RoomchatThread
 from roomchat.testing.bots import BotThread, bot_token, user_token, wait_until
 

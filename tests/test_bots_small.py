@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from roomchat_bots.echo import Echo
 
+from roomchat.app import ChatServer
 from roomchat.config import parse_config
 from roomchat.errors import ConfigError
-from roomchat.server import ChatServer
 from roomchat.testing import ChatClient, RoomchatThread, write_config
 from roomchat.testing.bots import BotThread
 

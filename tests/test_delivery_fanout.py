@@ -1,9 +1,9 @@
-"""Delivery's fan-out (roomchat.delivery.FanoutManager) through a real server and real clients.
+"""Delivery's fan-out (roomchat.transport.fanout.FanoutManager) through a real server and real clients.
 
 Healthy connections get a packet straight into their send queue; a connection
 whose pings have timed out goes the stock python-socketio way, which closes it.
 Either way every other recipient gets the message once and the sender's ack is ok.
-The server's packets are JSON only (roomchat.server.JsonPacket).
+The server's packets are JSON only (roomchat.transport.socketio.JsonPacket).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from roomchat import MessageContext, MessageType, hookimpl
-from roomchat.delivery import FanoutManager
+from roomchat.transport.fanout import FanoutManager
 
 
 def _eio_socket(room: Any, user: Any) -> Any:

@@ -61,7 +61,7 @@ def _api() -> dict[str, object]:
 def test_only_resolve_room_is_firstresult_and_the_builtin_answer_runs_last() -> None:
     firstresult = [h for h in HOOKS if getattr(hookspecs, h).roomchat_spec.get("firstresult")]
     assert firstresult == ["roomchat_resolve_room"]
-    from roomchat.default_rooms import ConfigRooms
+    from roomchat.core.rooms import ConfigRooms
 
     assert ConfigRooms.roomchat_resolve_room.roomchat_impl["trylast"] is True
 

@@ -151,7 +151,7 @@ def test_only_client_junk_loses_its_traceback() -> None:
     """A failure inside roomchat's own handlers keeps python-socketio's traceback (a bug must show)."""
     from roomchat.errors import Refusal
     from roomchat.protocol import parse_message
-    from roomchat.server import _raised_in_roomchat
+    from roomchat.transport.socketio import _raised_in_roomchat
 
     with pytest.raises(Refusal) as ours:
         parse_message("not a message")

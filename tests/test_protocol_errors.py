@@ -2,7 +2,7 @@
 
 With an ack callback the refusal is the ack ``{"msg": <sentence>, "data": {"code"}}``;
 without one it is ``error-response`` with ``data.event`` naming the emit (this
-also checks roomchat.server.SocketServer's ack detection against the installed
+also checks roomchat.transport.socketio.SocketServer's ack detection against the installed
 python-socketio). A refused message reaches nobody and never disconnects anyone.
 Every test runs over WebSocket, long-polling, and polling upgraded to WebSocket.
 """

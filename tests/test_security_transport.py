@@ -18,8 +18,8 @@ import websocket
 from chatkit import STU, TESS, Joiner, names, sync, token_of, wait_for
 from rawio import RawClient
 
-from roomchat.engine import MAX_JSON_DEPTH, MAX_POST_PACKETS
 from roomchat.testing import ChatClient, RoomchatProcess
+from roomchat.transport.engine import MAX_JSON_DEPTH, MAX_POST_PACKETS
 
 RAW_TRANSPORTS = ["websocket", "polling"]
 RESERVED = ["connect", "disconnect", "connect_error", "disconnecting"]
@@ -144,8 +144,8 @@ def test_a_second_connect_packet_adds_no_guest(room: str, join: Joiner, raw: Cal
 
 def test_only_the_lifecycle_events_are_registered_with_python_socketio() -> None:
     """The audit, kept: client events go through SocketServer.client_event, never sio.on."""
+    from roomchat.app import ChatServer
     from roomchat.config import Config
-    from roomchat.server import ChatServer
 
     chat = ChatServer(Config())
     assert set(chat.sio.handlers["/"]) == {"connect", "disconnect"}

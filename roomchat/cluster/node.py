@@ -1,10 +1,12 @@
 """Several roomchat servers as one: this server's part in a cluster on Redis.
 
-``cluster: {redis_url: ...}`` in the config makes ``ChatServer`` use
-``cluster_parts``: python-socketio's ``AsyncRedisManager`` carries every
-emit (messages, broadcasts, disconnects) to the servers holding the
-addressed connections, and ``roomchat.state.redis`` keeps the state. This
-module runs what a cluster needs beyond that, as three loops:
+``cluster: {redis_url: ...}`` in the config makes the composition root
+(roomchat/app.py) build a cluster server: ``cluster_parts`` (manager.py):
+python-socketio's ``AsyncRedisManager`` carries every emit (messages,
+broadcasts, disconnects) to the servers holding the addressed connections,
+and ``state.py`` keeps the state in Redis. This module runs what a cluster
+needs beyond that, as three loops, with its collaborators given explicitly
+(the core's joins as ``Rooms``, the ``Transport``, the listener's ``Subscription``):
 
 - the **heartbeat**: a key with a TTL (``dead_after_seconds``), renewed every
   ``heartbeat_seconds``; it is also the Redis health check (``redis_down`` /
@@ -21,6 +23,14 @@ module runs what a cluster needs beyond that, as three loops:
   has had time to resync.
 
 docs/scaling.md says what is and is not guaranteed.
+
+Retries: the heartbeat and the feed retry Redis on their own loops, sooner
+after a failure and backing off up to the heartbeat interval, because they
+are periodic loops that must never stop (a heartbeat that gave up would get
+this server reaped), not calls to retry until they succeed. tenacity's model
+is the latter (``Retrying`` around one call, stopping on success or a limit);
+the two lines of backoff here (``min(FIRST_RETRY * 2**failures, interval)``)
+say exactly what happens, so roomchat does not take it on for them.
 """
 
 from __future__ import annotations
@@ -31,30 +41,28 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
 
-import socketio
 from redis.exceptions import RedisError
 
-from . import protocol
-from .config import Config
-from .delivery import FanoutManager, room_channel
-from .logs import event
-from .state.redis import (
+from .. import protocol
+from ..config import ClusterConfig
+from ..core.announcing import Step
+from ..core.delivery import Transport, room_channel
+from ..logs import event
+from ..users import User
+from .manager import Subscription
+from .state import (
     STREAM_MAXLEN,
     ZERO,
     Change,
     PresenceEvent,
     RedisBackend,
-    RedisLink,
     Unavailable,
     parse_id,
-    redis_options,
     user_from_json,
 )
-
-if TYPE_CHECKING:
-    from .server import ChatServer
 
 log = logging.getLogger("roomchat.cluster")
 
@@ -63,65 +71,32 @@ FEED_BATCH = 500
 FIRST_RETRY = 0.2
 
 
-class ClusterManager(socketio.AsyncRedisManager, FanoutManager):
-    """python-socketio's Redis manager, with two changes (and FanoutManager's local fan-out).
+class Rooms(Protocol):
+    """What the presence feed needs of the core's joins (roomchat/core/joining.py's ``Joins``)."""
 
-    - An emit addressed to one connection this server holds (``initial-response``,
-      an ``error-response``) is delivered here and not published: the other
-      servers would only drop it.
-    - While Redis is known to be away, an emit that must cross servers is
-      refused (``Unavailable``: the sender's ack says ``unavailable``) instead
-      of being published into the void, and a failed publish says so too.
-    """
+    def hold(self, room: str) -> AbstractAsyncContextManager[None]:
+        """Hold the room's lock."""
+        ...
 
-    link: RedisLink | None = None  # set by cluster_parts
+    def announce(self, room: str, step: Step) -> None:
+        """Post an announcement behind the room's earlier ones (under the room's lock)."""
+        ...
 
-    async def emit(self, event: str, data: Any, namespace: str | None = None, room: str | None = None,
-                   skip_sid: Any = None, callback: Any = None, to: str | None = None, **kwargs: Any) -> Any:
-        room = to or room
-        if not kwargs.get("ignore_queue"):
-            if room is not None and self.is_connected(room, namespace or "/"):
-                kwargs["ignore_queue"] = True
-            elif self.link is not None and not self.link.up:
-                raise Unavailable()
-        return await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid,
-                                  callback=callback, **kwargs)
-
-    async def _publish(self, data: Any) -> Any:
-        for attempt in (1, 2):  # like python-socketio's: a second try on a fresh connection
-            try:
-                if not self.connected:
-                    self._redis_connect()
-                return await self.redis.publish(self.channel, self.json.dumps(data))
-            except (RedisError, OSError) as exc:
-                self.connected = False
-                if attempt == 2:
-                    event(log, "publish_failed", logging.ERROR, error=str(exc) or type(exc).__name__)
-                    raise Unavailable() from exc
-        return None
-
-
-def cluster_parts(config: Config) -> tuple[RedisBackend, ClusterManager]:
-    """The state backend and the Socket.IO client manager of a server in the configured cluster."""
-    cluster = config.cluster
-    assert cluster is not None
-    server_id = uuid.uuid4().hex[:12]
-    backend = RedisBackend(cluster, server_id, config.auth.guest_id_start)
-    manager_log = logging.getLogger("roomchat.cluster.socketio")
-    manager_log.setLevel(logging.WARNING)  # its retries are errors; its "initialized" line is not news
-    manager = ClusterManager(cluster.redis_url, channel=f"{cluster.key_prefix}:socketio", logger=manager_log,
-                             redis_options=redis_options(2.0))
-    manager.link = backend.link
-    return backend, manager
+    def tell_left(self, room: str, user: User) -> None:
+        """Plugins hear that ``user`` left ``room``."""
+        ...
 
 
 class ClusterNode:
     """This server's heartbeat, reaper and presence feed (see the module docstring)."""
 
-    def __init__(self, server: ChatServer, backend: RedisBackend) -> None:
-        assert server.config.cluster is not None
-        self.server = server
-        self.settings = server.config.cluster
+    def __init__(self, settings: ClusterConfig, max_feed_stall: float, backend: RedisBackend,
+                 subscription: Subscription, rooms: Rooms, transport: Transport) -> None:
+        self.settings = settings
+        self.max_feed_stall = max_feed_stall
+        self.subscription = subscription
+        self.rooms = rooms
+        self.transport = transport
         self.backend = backend
         self.link = backend.link
         self.presence = backend.presence
@@ -133,15 +108,13 @@ class ClusterNode:
         self._rewind = False  # set by the heartbeat, done by the feed (which owns the position)
         self._beat_ms = int(self.settings.dead_after_seconds * 1000)
         self._feed_moved = time.monotonic()  # when the feed last read the stream or applied an event
+        self._closing: set[asyncio.Task[None]] = set()
 
     # -- life -------------------------------------------------------------------
 
     async def start(self) -> None:
         """Start the loops; a Redis that is down is waited for, not fatal."""
-        sio = self.server.sio
-        if not sio.manager_initialized:  # subscribe now rather than at the first connection
-            sio.manager_initialized = True
-            sio.manager.initialize()
+        self.subscription.start()
         event(log, "cluster_starting", server=self.id, redis=_safe_url(self.link.url), prefix=self.link.prefix)
         await self._beat(first=True)
         self._spawn(self._beat_loop())
@@ -152,11 +125,9 @@ class ClusterNode:
 
     async def stop(self) -> None:
         """Stop the loops and leave the cluster: drop the heartbeat and whatever connections are left."""
-        listener = getattr(self.server.sio.manager, "thread", None)  # python-socketio never stops it
-        tasks = [*self._tasks, *([listener] if isinstance(listener, asyncio.Task) else [])]
-        for task in tasks:
+        for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, self.subscription.stop(), return_exceptions=True)
         if not self.link.up:
             return
         try:
@@ -200,7 +171,7 @@ class ClusterNode:
             if recovered and not first:
                 event(log, "redis_up", url=_safe_url(self.link.url))
                 self._reconcile_at = time.monotonic() + self.settings.dead_after_seconds
-                await self._resubscribe()
+                await self.subscription.restart()
             if not first and (recovered or not existed):
                 await self._resync()
             await self._reap_dead()
@@ -215,16 +186,6 @@ class ClusterNode:
         except Unavailable:
             return False
 
-    async def _resubscribe(self) -> None:
-        """Restart python-socketio's listener now rather than when its own backoff (up to 60 s) ends."""
-        manager = self.server.sio.manager
-        task = getattr(manager, "thread", None)
-        if not isinstance(task, asyncio.Task) or task.done():
-            return
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        manager.thread = self.server.sio.start_background_task(manager._thread)
-
     async def _resync(self) -> None:
         """Make Redis hold exactly this server's live connections (after Redis lost them, or reaped us)."""
         conns_key = self.link.key("server", self.id, "conns")
@@ -236,7 +197,7 @@ class ClusterNode:
                 first, _, _ = await self.presence.write_join(room, user, sid, want_snapshot=False)
                 if first < 0:  # while Redis was away its ID went to someone else: it must not get their messages
                     event(log, "identity_clash", logging.WARNING, room=room, user=user.id, sid=sid)
-                    self.server.sio.start_background_task(self.server.sio.disconnect, sid)
+                    self._disconnect_soon(sid)
                     continue
                 added += 1
         for sid in actual - live.keys() - self.presence.joining_sids:
@@ -247,6 +208,11 @@ class ClusterNode:
                 removed += 1
         if added or removed:
             event(log, "cluster_resync", server=self.id, rejoined=added, removed=removed)
+
+    def _disconnect_soon(self, sid: str) -> None:
+        task = asyncio.ensure_future(self.transport.disconnect(sid))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def _reap_dead(self) -> None:
         for raw in await self.link.client.smembers(self.link.key("servers")):
@@ -263,7 +229,7 @@ class ClusterNode:
         event(log, "server_reaped", logging.WARNING, dead=other, users=len(gone), by=self.id)
         # Its users left their rooms here, where the reaping happened: plugins hear of it once.
         for room, raw_user in gone:
-            self.server.joins.tell_plugins("roomchat_user_left", room.decode(), user_from_json(raw_user))
+            self.rooms.tell_left(room.decode(), user_from_json(raw_user))
 
     # -- the presence feed --------------------------------------------------------
 
@@ -318,7 +284,7 @@ class ClusterNode:
         if not self._tasks or not self.link.up:
             return None
         still = time.monotonic() - self._feed_moved
-        limit = self.server.config.server.health.max_feed_stall
+        limit = self.max_feed_stall
         if still <= limit:
             return None
         return (f"the presence feed has not moved for {still:.1f} s (limit {limit:g} s): users here miss joins "
@@ -338,7 +304,7 @@ class ClusterNode:
         if ev.room not in self.presence.rosters:
             self.presence.apply(ev)  # only moves the position: no connection here cares
             return
-        async with self.server.joins.locks.hold(ev.room):
+        async with self.rooms.hold(ev.room):
             change = self.presence.apply(ev)
             if change is not None:
                 self._post(change)
@@ -352,18 +318,18 @@ class ClusterNode:
         name, payload = ((protocol.USER_CONNECTED, protocol.user_connected(change.user)) if change.arrived
                          else (protocol.USER_DISCONNECTED, protocol.user_disconnected(change.user)))
         skip = self.presence.skip(change) or None
-        sio = self.server.sio
+        transport = self.transport
 
         async def announce() -> None:
-            await sio.emit(name, payload, to=room_channel(change.room), skip_sid=skip, ignore_queue=True)
+            await transport.emit(name, payload, to=room_channel(change.room), skip_sid=skip, ignore_queue=True)
 
-        self.server.joins.announcer.post(change.room, announce)
+        self.rooms.announce(change.room, announce)
 
     async def _reconcile(self) -> None:
         """Compare every roster with Redis while the feed is idle; retried until it could be done."""
         try:
             for room in list(self.presence.rosters):
-                async with self.server.joins.locks.hold(room):
+                async with self.rooms.hold(room):
                     seq, users = await self.presence.read_roster(room)
                     if seq > self.presence.position:
                         return  # events are on their way: try again when the feed is idle

@@ -10,7 +10,7 @@ docs/scaling.md tells the whole story; in short:
   is also appended, by the same script, to one Redis stream of presence
   events. Each server reads that stream in order and keeps a *roster* of the
   rooms it has connections in; ``user-connected`` and ``user-disconnected``
-  come from applying the stream to the roster (``roomchat.cluster``), so
+  come from applying the stream to the roster (``cluster/node.py``), so
   every server announces every change once, in the same order, and a joining
   connection's ``initial-response`` is the roster at the point the server has
   read up to its own join.
@@ -46,8 +46,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ..config import ClusterConfig
 from ..errors import Refusal
 from ..logs import event
-from ..users import IdentityClash, User
-from .base import (
+from ..state.base import (
     GuestIds,
     Joined,
     KeyValueStore,
@@ -58,6 +57,7 @@ from .base import (
     StateBackend,
     guest_id_floor,
 )
+from ..users import IdentityClash, User
 
 log = logging.getLogger("roomchat.cluster")
 T = TypeVar("T")
@@ -372,7 +372,7 @@ class RedisPresence(Presence):
 
     A join's script returns the room as it is right after the join, at the
     join's own stream position, which is what ``initial-response`` shows.
-    ``roomchat.cluster`` then feeds the stream to ``apply`` in order, holding
+    ``cluster/node.py`` then feeds the stream to ``apply`` in order, holding
     the room's join lock, and announces each change to the local connections
     whose list was read before it (``skip``). So every connection is told of
     every change after its list exactly once, and of none before. That is
@@ -705,35 +705,20 @@ class RedisLeases(Leases):
 
 
 class RedisBackend(StateBackend):
-    """Every store on one Redis, plus this server's part in the cluster (``roomchat.cluster``)."""
+    """Every store on one Redis. The cluster's loops (``cluster/node.py``) are built beside it by the composition root."""
 
     def __init__(self, settings: ClusterConfig, server_id: str, guest_id_start: int) -> None:
         self.link = RedisLink(settings.redis_url, settings.key_prefix)
         self.settings = settings
         self.server_id = server_id
         link = self.link
-        super().__init__(RedisPresence(link, server_id, guest_id_start), RedisGuestIds(link, guest_id_start), RedisRateLimiter(link),
+        self.presence: RedisPresence = RedisPresence(link, server_id, guest_id_start)
+        super().__init__(self.presence, RedisGuestIds(link, guest_id_start), RedisRateLimiter(link),
                          RedisKeyValue(link), leases=RedisLeases(link, server_id, settings))
-        self.node: Any = None  # the ClusterNode, once bound to a server
-
-    def bind(self, server: Any) -> None:
-        from ..cluster import ClusterNode
-
-        self.node = ClusterNode(server, self)
 
     def check_available(self) -> None:
         if not self.link.up:
             raise Unavailable()
 
-    def problems(self) -> list[str]:
-        problem = self.node.feed_problem() if self.node is not None else None
-        return [problem] if problem else []
-
-    async def start(self) -> None:
-        if self.node is not None:
-            await self.node.start()
-
     async def close(self) -> None:
-        if self.node is not None:
-            await self.node.stop()
         await self.link.close()

@@ -5,7 +5,7 @@ One path, in this order, each step refusing with its PROTOCOL.md code:
 1. the request (``room_required``, ``invalid_name``...; roomchat/protocol.py)
    and the shared store (``unavailable`` while a cluster's Redis is away);
 2. resolve the room (``room_not_found``; hook ``roomchat_resolve_room``);
-3. identify the user (``unauthorized``, ``invalid_name``; roomchat/identity.py);
+3. identify the user (``unauthorized``, ``invalid_name``; core/identity.py);
 4. the room's ``roles`` (``forbidden``);
 5. the plugins the room runs (hook ``roomchat_check_join``: bans, say);
 6. one ID, one identity (``unauthorized``: the ID is in the room as someone else);
@@ -18,14 +18,14 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from . import protocol
-from .errors import Refusal
+from .. import protocol
+from ..errors import Refusal
+from ..logs import event
+from ..state.base import StateBackend
+from ..users import User
 from .identity import Authenticator, check_one_identity
-from .logs import event
-from .plugins import PluginHost, RoomPipeline, run_step
-from .session import Session
-from .state.base import StateBackend
-from .users import User
+from .plugin_host import PluginHost, RoomPipeline, run_step
+from .sessions import Session
 
 log = logging.getLogger("roomchat.joins")
 

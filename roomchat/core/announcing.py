@@ -1,7 +1,7 @@
 """A room's announcements (``initial-response``, ``user-connected``, ``user-disconnected``), in order, off the lock.
 
 Joins and leaves of a room change its presence one at a time, under the
-room's lock (``joining.RoomLocks``); the announcements of those changes must
+room's lock (``core.joining.RoomLocks``); the announcements of those changes must
 reach clients in the same order. They cannot be emitted under the lock: an
 emit that reaches a connection whose pings timed out makes python-engineio
 close that connection and run its disconnect handler right there, inside the

@@ -1,24 +1,56 @@
-"""Delivery: putting ``message`` events on the wire for users and rooms.
+"""Delivery: putting ``message`` events on the wire for users and rooms, through the ``Transport``.
 
 Socket.IO rooms carry the addressing: every connection enters the room's
 channel and its user's channel, so a message to a user reaches all of that
 user's connections, on every server when a Redis manager is configured.
+
+``Transport`` is what the core needs of the wire; the transport adapter
+(roomchat/transport/socketio.py, python-socketio's server with roomchat's
+adjustments) implements it. Every ``message`` event of the server leaves
+through ``Delivery.send``: the one place where a delivered message can be
+recorded (history, issue 13) before it goes out.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
-import time
-from typing import Any
+from typing import Any, Protocol
 
-import socketio
-from engineio import packet as eio_packet
-from socketio import packet as sio_packet
+from .. import protocol
+from ..clock import Clock
+from ..protocol import Message
+from ..users import ROOM_ID
 
-from . import protocol
-from .protocol import Message
+__all__ = ["Delivery", "Transport", "room_channel", "user_channel"]
+
+
+class Transport(Protocol):
+    """What the core needs of the wire (the transport adapter implements it)."""
+
+    async def emit(self, event: str, data: Any = None, to: str | None = None, skip_sid: Any = None,
+                   ignore_queue: bool = False) -> None:
+        """Send ``event`` to a connection or channel ``to``, but not to ``skip_sid`` (a sid or a list of them).
+
+        ``ignore_queue``: to this server's connections only, even in a cluster.
+        """
+        ...
+
+    async def enter_room(self, sid: str, room: str) -> None:
+        """Put connection ``sid`` in channel ``room``."""
+        ...
+
+    async def disconnect(self, sid: str) -> None:
+        """Close connection ``sid`` with a normal Socket.IO disconnect (on whichever server holds it)."""
+        ...
+
+    def is_connected(self, sid: str) -> bool:
+        """Whether connection ``sid`` is still connected to this server."""
+        ...
+
+    def wants_ack(self) -> bool:
+        """Whether the emit being handled now came with an ack callback."""
+        ...
 
 
 def room_channel(room: str) -> str:
@@ -32,10 +64,11 @@ def user_channel(room: str, user_id: int) -> str:
 
 
 class Delivery:
-    """Builds ``message`` payloads (with an id and a time) and emits them."""
+    """Builds ``message`` payloads (with an id and the server clock's time) and emits them."""
 
-    def __init__(self, sio: socketio.AsyncServer) -> None:
-        self._sio = sio
+    def __init__(self, transport: Transport, clock: Clock) -> None:
+        self._transport = transport
+        self._clock = clock
         # A per-process prefix keeps ids unique across servers and restarts.
         self._prefix = os.urandom(4).hex()
         self._counter = itertools.count(1)
@@ -56,7 +89,7 @@ class Delivery:
             "from": sender_id,
             "message": {"type": message.type, "value": message.value},
             "id": message_id or self.new_id(),
-            "time": int(time.time() * 1000),
+            "time": int(self._clock.now() * 1000),
         }
         if to is not None:
             data["to"] = to
@@ -64,7 +97,7 @@ class Delivery:
 
     async def send(self, data: dict[str, Any], to: str, skip: list[str] | str | None = None) -> None:
         """Emit prepared ``data`` to a channel, skipping the given connections."""
-        await self._sio.emit(protocol.MESSAGE, protocol.payload("New message", data), to=to, skip_sid=skip)
+        await self._transport.emit(protocol.MESSAGE, protocol.payload("New message", data), to=to, skip_sid=skip)
 
     async def to_user(self, room: str, user_id: int, sender_id: int, message: Message) -> dict[str, Any]:
         """Send a message to every connection of one user in a room."""
@@ -80,43 +113,9 @@ class Delivery:
         await self.send(data, room_channel(room), skip)
         return data
 
-
-class FanoutManager(socketio.AsyncManager):
-    """python-socketio's client manager, with a cheaper fan-out to the connections of this server.
-
-    The stock manager starts one task per recipient for every emit, although
-    handing a packet to a healthy connection only appends to its send queue:
-    on a busy room, creating and awaiting those tasks cost more than the
-    messages themselves. This one appends directly and keeps the stock path
-    (a task each) for connections that are closing or whose pings have timed
-    out, where sending may close the socket and run the disconnect handler.
-    Emits with a callback go the stock way. The cluster's Redis manager builds
-    on this class, so delivery from other servers is fanned out the same way.
-    """
-
-    async def emit(self, event: str, data: Any, namespace: str, room: str | None = None,  # type: ignore[override]
-                   skip_sid: Any = None, callback: Any = None, to: str | None = None, **kwargs: Any) -> None:
-        room = to or room
-        if callback is not None or namespace not in self.rooms:
-            return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback,
-                                      **kwargs)
-        args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
-        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
-        encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args]).encode()
-        packets = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in (encoded if isinstance(encoded, list) else [encoded])]
-        engine = self.server.eio
-        now = time.time()
-        slow: list[str] = []
-        for sid, eio_sid in self.get_participants(namespace, room):
-            if sid in skip:
-                continue
-            socket = engine.sockets.get(eio_sid)
-            if socket is None or socket.closed or socket.closing or (
-                    socket.last_ping and now - socket.last_ping > engine.ping_timeout):
-                slow.append(eio_sid)
-                continue
-            for pkt in packets:
-                socket.queue.put_nowait(pkt)
-        if slow:
-            await asyncio.wait([asyncio.create_task(self.server._send_eio_packet(eio_sid, pkt))
-                                for eio_sid in slow for pkt in packets])
+    async def from_room(self, room: str, type: str, value: Any, to: int | None = None) -> dict[str, Any]:
+        """A plugin's ``chat.send``: a message from the room (ID 0) to the room, or to one user of it."""
+        message = Message(type, value)
+        if to is None:
+            return await self.to_room(room, ROOM_ID, message)
+        return await self.to_user(room, to, ROOM_ID, message)

@@ -23,33 +23,39 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import protocol
-from .clock import run_within
-from .context import MessageContext, MessageState
-from .delivery import room_channel, user_channel
-from .errors import Refusal
-from .logs import event
-from .plugins import Step, TypeEntry, run_step
-from .protocol import Message
-from .session import Session
-from .users import ROOM_ID
-
-if TYPE_CHECKING:
-    from .server import ChatServer
+from .. import protocol
+from ..clock import run_within
+from ..context import MessageContext, MessageState
+from ..errors import Refusal
+from ..logs import event
+from ..protocol import Message
+from ..state.base import StateBackend
+from ..users import ROOM_ID
+from .delivery import Delivery, Transport, room_channel, user_channel
+from .plugin_host import Step, TypeEntry, run_step
+from .sessions import Session, Sessions
 
 log = logging.getLogger("roomchat.messages")
-SENT = "Message sent"
 MAX_EVENT_NAME = 100  # of an unknown event's name, echoed back in its refusal
 
 
 class Dispatcher:
-    """The ``message`` and ``broadcast-message`` handlers (and the refusal of any other event)."""
+    """The ``message`` and ``broadcast-message`` handlers (and the refusal of any other event).
 
-    def __init__(self, server: ChatServer) -> None:
-        self.server = server
-        self.timeout = server.config.server.handler_timeout
+    Further client events (issue 13's ``get-history``) are handlers like these,
+    routed to by the composition root (``SocketServer.client_event``).
+    """
+
+    def __init__(self, handler_timeout: float, sessions: Sessions, state: StateBackend, delivery: Delivery,
+                 transport: Transport) -> None:
+        self.timeout = handler_timeout
+        self.sessions = sessions
+        self.presence = state.presence
+        self.rate_limiter = state.rate_limiter
+        self.delivery = delivery
+        self.transport = transport
 
     async def direct(self, sid: str, message: Any = None, user_id: Any = None, *_: Any) -> dict[str, Any] | None:
         """``message``: send to one user of the sender's room."""
@@ -76,7 +82,7 @@ class Dispatcher:
         return await self._refuse(session, event_name[:MAX_EVENT_NAME], refusal)
 
     async def _ready_session(self, sid: str) -> Session | None:
-        session = self.server.sessions.get(sid)
+        session = self.sessions.get(sid)
         if session is None:
             return None  # the connection is going away
         if not session.ready.is_set():
@@ -96,13 +102,13 @@ class Dispatcher:
             return await self._refuse(
                 session, event_name, Refusal("plugin_error", "The server could not handle this message")
             )
-        return protocol.payload(SENT, data)
+        return protocol.payload(protocol.SENT, data)
 
     async def _refuse(self, session: Session, event_name: str, refusal: Refusal) -> dict[str, Any] | None:
         event(log, "refused", code=refusal.code, emit=event_name, room=session.room, user=session.user.id)
-        if self.server.wants_ack():
+        if self.transport.wants_ack():
             return protocol.refused(refusal)
-        await self.server.sio.emit(protocol.ERROR_RESPONSE, protocol.error_response(refusal, event_name), to=session.sid)
+        await self.transport.emit(protocol.ERROR_RESPONSE, protocol.error_response(refusal, event_name), to=session.sid)
         return None
 
     async def _process(self, session: Session, raw: Any, target: Any, direct: bool) -> dict[str, Any]:
@@ -112,7 +118,7 @@ class Dispatcher:
             raise Refusal("too_large", f"Messages in this room are at most {room.max_message_bytes} bytes as JSON")
         limit = room.rate_limit
         # Configured bots are not rate limited: a quiz answering 30 students at once is not a flood.
-        if limit is not None and not session.user.bot and not await self.server.state.rate_limiter.hit(
+        if limit is not None and not session.user.bot and not await self.rate_limiter.hit(
             session.rate_key, limit.messages, limit.per_seconds
         ):
             raise Refusal(
@@ -141,7 +147,7 @@ class Dispatcher:
 
     async def _target(self, session: Session, raw: Any) -> int:
         target_id = protocol.parse_target(raw)
-        if target_id == ROOM_ID or await self.server.state.presence.member(session.room, target_id) is None:
+        if target_id == ROOM_ID or await self.presence.member(session.room, target_id) is None:
             raise Refusal("user_not_found", f"User {target_id} is not in this room")
         return target_id
 
@@ -149,7 +155,7 @@ class Dispatcher:
                            entry: TypeEntry | None) -> dict[str, Any]:
         state = MessageState(session.room, session.room_config, session.user, message.type, target_id,
                              entry.message_type if entry is not None else None, loaded, loaded)
-        state.id = self.server.delivery.new_id()  # known to handlers before delivery (a poll's id, say)
+        state.id = self.delivery.new_id()  # known to handlers before delivery (a poll's id, say)
         for step in session.pipeline.checks:
             await self._check(step, MessageContext(state, step.chat, step.settings))
         if entry is not None and entry.message_type.handlers:
@@ -160,7 +166,7 @@ class Dispatcher:
                     break
         message.value = state.wire_value()
         if state.consumed:
-            return self.server.delivery.data(session.user.id, message, state.id, to=target_id)
+            return self.delivery.data(session.user.id, message, state.id, to=target_id)
         data = await self._deliver(session, message, target_id, state.id)
         for step in session.pipeline.delivered:
             ctx = MessageContext(state, step.chat, step.settings)
@@ -201,12 +207,12 @@ class Dispatcher:
 
     async def _deliver(self, session: Session, message: Message, target_id: int | None,
                        message_id: str | None = None) -> dict[str, Any]:
-        delivery = self.server.delivery
+        delivery = self.delivery
         data = delivery.data(session.user.id, message, message_id, to=target_id)
         if target_id is not None:
             await delivery.send(data, user_channel(session.room, target_id))
         else:
-            sids = await self.server.state.presence.sids(session.room, session.user.id)
+            sids = await self.presence.sids(session.room, session.user.id)
             await delivery.send(data, room_channel(session.room), sids if len(sids) > 1 else session.sid)
         return data
 

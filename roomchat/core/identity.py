@@ -22,11 +22,11 @@ from typing import Literal
 
 import jwt
 
-from .config import AuthConfig, Config, RoomConfig
-from .errors import Refusal
-from .names import CONTROL, MAX_NAME, lookalike_key, normalise
-from .state.base import GuestIds, Presence
-from .users import IdentityClash, Role, User
+from ..config import AuthConfig, Config, RoomConfig
+from ..errors import Refusal
+from ..names import CONTROL, MAX_NAME, lookalike_key, normalise
+from ..state.base import GuestIds, Presence
+from ..users import IdentityClash, Role, User
 
 log = logging.getLogger("roomchat.identity")
 Way = Literal["users", "jwt", "guests"]

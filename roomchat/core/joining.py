@@ -22,23 +22,23 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import socketio
 
-from . import protocol
+from .. import protocol
+from ..errors import Refusal
+from ..logs import event
+from ..state.base import StateBackend
+from ..users import User
 from .admission import Admission
-from .announcing import Announcer
-from .delivery import room_channel, user_channel
-from .errors import Refusal
-from .logs import event
-from .plugins import Step
-from .session import Session
-from .users import User
-
-if TYPE_CHECKING:
-    from .server import ChatServer
+from .announcing import Announcer, Step
+from .delivery import Transport, room_channel, user_channel
+from .identity import Authenticator
+from .plugin_host import PluginHost
+from .plugin_host import Step as PluginStep
+from .sessions import Session, Sessions
 
 log = logging.getLogger("roomchat.joins")
 
@@ -73,15 +73,19 @@ class RoomLocks:
 
 
 class Joins:
-    """The connect and disconnect handlers."""
+    """The connect and disconnect handlers, and each room's order of joins, leaves and their announcements."""
 
-    def __init__(self, server: ChatServer) -> None:
-        self.server = server
+    def __init__(self, plugins: PluginHost, auth: Authenticator, state: StateBackend, transport: Transport,
+                 sessions: Sessions) -> None:
+        self.plugins = plugins
+        self.presence = state.presence
+        self.transport = transport
+        self.sessions = sessions
         self.locks = RoomLocks()
         self.announcer = Announcer()
         self.plugin_news = Announcer()  # per room, plugins hear of joins and leaves in the room's order
         self._pending: Counter[str] = Counter()  # joins admitted but not yet announced, per room
-        self.admission = Admission(server.plugins, server.auth, server.state, self._pending.__getitem__)
+        self.admission = Admission(plugins, auth, state, self._pending.__getitem__)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
@@ -96,7 +100,7 @@ class Joins:
             raise socketio.exceptions.ConnectionRefusedError(
                 "The server could not admit you; try again", {"code": "unavailable"}
             ) from None
-        self.server.sessions[sid] = session
+        self.sessions[sid] = session
         self._pending[session.room] += 1
         task = asyncio.create_task(self._join(session))
         self._tasks.add(task)
@@ -104,14 +108,14 @@ class Joins:
 
     async def _join(self, session: Session) -> None:
         """Record the join under the room's lock and post its announcements (``_greet`` makes them)."""
-        presence, room, user = self.server.state.presence, session.room, session.user
+        presence, room, user = self.presence, session.room, session.user
         posted = False
         try:
             async with self.locks.hold(room):
                 self._pending[room] -= 1
                 if self._pending[room] <= 0:
                     del self._pending[room]
-                if self.server.sessions.get(session.sid) is not session:
+                if self.sessions.get(session.sid) is not session:
                     return  # gone before its turn
                 joined = await presence.join(room, user, session.sid)
                 session.joined = True
@@ -120,7 +124,7 @@ class Joins:
                 posted = True
         except Exception:
             log.exception("recording a join failed")
-            await self.server.sio.disconnect(session.sid)
+            await self.transport.disconnect(session.sid)
             return
         finally:
             if not posted:
@@ -136,34 +140,37 @@ class Joins:
         except Exception:
             log.exception("sending initial-response failed")
         try:
-            if first and not self.server.state.presence.announces:  # a cluster's feed announces joins itself
+            if first and not self.presence.announces:  # a cluster's feed announces joins itself
                 # Said even if the joiner is gone again: its leave comes next, in this order.
-                await self.server.sio.emit(protocol.USER_CONNECTED, protocol.user_connected(user),
-                                           to=room_channel(room), skip_sid=session.sid)
+                await self.transport.emit(protocol.USER_CONNECTED, protocol.user_connected(user),
+                                          to=room_channel(room), skip_sid=session.sid)
         finally:
             session.ready.set()
             if first:
                 self.tell_plugins("roomchat_user_joined", room, user, session.pipeline.joined)
         if not welcomed and self._connected(session):
-            await self.server.sio.disconnect(session.sid)  # it did not get its list: it must not stay unaware
+            await self.transport.disconnect(session.sid)  # it did not get its list: it must not stay unaware
 
     async def _welcome(self, session: Session, members: list[User]) -> bool:
-        """``initial-response`` to the joiner, then into the room's channels; False if it is no longer connected."""
-        sio = self.server.sio
+        """``initial-response`` to the joiner, then into the room's channels; False if it is no longer connected.
+
+        History for the joiner (issue 13) goes out here, right after its
+        ``initial-response`` and before it enters the channels.
+        """
+        transport = self.transport
         if not self._connected(session):
             return False
-        await sio.emit(protocol.INITIAL_RESPONSE, protocol.initial_response(members), to=session.sid)
+        await transport.emit(protocol.INITIAL_RESPONSE, protocol.initial_response(members), to=session.sid)
         # Into the channels only now (its list is queued first): the joiner
         # hears of exactly the changes posted after its join.
         if not self._connected(session):
             return False
-        await sio.enter_room(session.sid, room_channel(session.room))
-        await sio.enter_room(session.sid, user_channel(session.room, session.user.id))
+        await transport.enter_room(session.sid, room_channel(session.room))
+        await transport.enter_room(session.sid, user_channel(session.room, session.user.id))
         return True
 
     def _connected(self, session: Session) -> bool:
-        return (self.server.sessions.get(session.sid) is session
-                and self.server.sio.manager.is_connected(session.sid, "/"))
+        return self.sessions.get(session.sid) is session and self.transport.is_connected(session.sid)
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
         """Leave the room; ``user-disconnected`` goes out when the user's last connection closes.
@@ -172,11 +179,11 @@ class Joins:
         timed out, python-engineio's sweep, a kick), so it waits for nothing but
         the room's lock and the presence store, and posts its announcement.
         """
-        session = self.server.sessions.pop(sid, None)
+        session = self.sessions.pop(sid, None)
         if session is None:
             return
         room, user = session.room, session.user
-        presence = self.server.state.presence
+        presence = self.presence
         last = False
         async with self.locks.hold(room):
             if session.joined:
@@ -190,13 +197,13 @@ class Joins:
         """A user's last connection left: the room hears of it (unless a cluster's feed tells it), then plugins."""
         room, user = session.room, session.user
         try:
-            if not self.server.state.presence.announces:
-                await self.server.sio.emit(protocol.USER_DISCONNECTED, protocol.user_disconnected(user),
-                                           to=room_channel(room), skip_sid=sid)
+            if not self.presence.announces:
+                await self.transport.emit(protocol.USER_DISCONNECTED, protocol.user_disconnected(user),
+                                          to=room_channel(room), skip_sid=sid)
         finally:
             self.tell_plugins("roomchat_user_left", room, user, session.pipeline.left)
 
-    def tell_plugins(self, hook: str, room: str, user: User, steps: list[Step] | None = None) -> None:
+    def tell_plugins(self, hook: str, room: str, user: User, steps: list[PluginStep] | None = None) -> None:
         """Run ``roomchat_user_joined`` or ``roomchat_user_left`` after the room's earlier ones (each within handler_timeout).
 
         ``steps`` are the room's plugins' implementations (its pipeline's);
@@ -204,7 +211,7 @@ class Joins:
         room's name. A queue of its own per room, so a slow plugin never holds
         up the room's announcements.
         """
-        plugins = self.server.plugins
+        plugins = self.plugins
 
         async def notify() -> None:
             found = steps if steps is not None else self._steps(hook, room)
@@ -212,13 +219,36 @@ class Joins:
 
         self.plugin_news.post(room, notify)
 
-    def _steps(self, hook: str, room: str) -> list[Step]:
-        plugins = self.server.plugins
+    def _steps(self, hook: str, room: str) -> list[PluginStep]:
+        plugins = self.plugins
         try:
             pipeline = plugins.pipeline(plugins.resolve_room(room), room)
         except Refusal:
             return []  # the room is gone from the config: no plugin runs there
         return pipeline.joined if hook == "roomchat_user_joined" else pipeline.left
+
+    # -- what a cluster's presence feed needs (roomchat/cluster/node.py) --------------------
+
+    def hold(self, room: str) -> AbstractAsyncContextManager[None]:
+        """Hold the room's lock (a change of its presence and the posting of its announcement)."""
+        return self.locks.hold(room)
+
+    def announce(self, room: str, step: Step) -> None:
+        """Post an announcement behind the room's earlier ones (call it under the room's lock)."""
+        self.announcer.post(room, step)
+
+    def tell_left(self, room: str, user: User) -> None:
+        """Plugins hear that ``user`` left ``room`` (a user of a cluster server that died)."""
+        self.tell_plugins("roomchat_user_left", room, user)
+
+    # -- a plugin's chat.disconnect ----------------------------------------------------------
+
+    async def disconnect_user(self, room: str, user_id: int) -> int:
+        """Close every connection of one user in a room, on every server; how many there were."""
+        sids = await self.presence.sids(room, user_id)
+        for sid in sids:
+            await self.transport.disconnect(sid)
+        return len(sids)
 
     async def close(self) -> None:
         """Let joins under way, announcements and plugin notifications finish (the server is stopping).

@@ -33,17 +33,17 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 from pydantic import BaseModel, ValidationError
 
-from . import hookspecs
-from .clock import Clock
-from .config import Config, PluginsConfig, RoomConfig, describe_error
-from .errors import ConfigError, Refusal
-from .loading import builtin_plugins, entry_point_plugins, import_plugin
-from .logs import event
-from .messagetypes import MessageType, TypeRegistry
+from .. import hookspecs
+from ..clock import Clock
+from ..config import Config, PluginsConfig, RoomConfig, describe_error
+from ..errors import ConfigError, Refusal
+from ..loading import builtin_plugins, entry_point_plugins, import_plugin
+from ..logs import event
+from ..messagetypes import MessageType, TypeRegistry
 
 if TYPE_CHECKING:
-    from .state.base import KeyValueStore, Presence
-    from .users import User
+    from ..state.base import KeyValueStore, Presence
+    from ..users import User
 
 log = logging.getLogger("roomchat.plugins")
 
@@ -344,7 +344,7 @@ class PluginHost:
         ``rooms`` is the whole config, whose ``rooms:`` and ``server.create_rooms``
         the built-in ``roomchat_resolve_room`` answers from (none: no rooms).
         """
-        from .default_rooms import ConfigRooms
+        from .rooms import ConfigRooms
 
         for name in config.disable:
             self.pm.set_blocked(name)

@@ -17,10 +17,10 @@ meant.
 
 from __future__ import annotations
 
-from .config import Config, RoomConfig
-from .errors import Refusal
-from .hookspecs import hookimpl
-from .names import lookalike_key
+from ..config import Config, RoomConfig
+from ..errors import Refusal
+from ..hookspecs import hookimpl
+from ..names import lookalike_key
 
 MAX_ROOM_NAME = 128
 

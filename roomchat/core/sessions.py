@@ -1,13 +1,13 @@
-"""One connection's membership of one room."""
+"""One connection's membership of one room: the server's sessions, by connection id (sid)."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
 
-from .config import RoomConfig
-from .plugins import RoomPipeline
-from .users import User
+from ..config import RoomConfig
+from ..users import User
+from .plugin_host import RoomPipeline
 
 
 @dataclass(eq=False)
@@ -26,3 +26,7 @@ class Session:
     def rate_key(self) -> str:
         """The rate limiter's key: per user per room, shared by the user's connections."""
         return f"{self.user.id}:{self.room}"
+
+
+Sessions = dict[str, Session]
+"""The joined (and joining) connections of this server, by sid: made by the composition root, shared by joins and dispatch."""

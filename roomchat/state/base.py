@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..users import User
@@ -149,12 +149,6 @@ class Leases(ABC):
         """
 
 
-def _memory_leases() -> Leases:
-    from .memory import MemoryLeases
-
-    return MemoryLeases()
-
-
 @dataclass
 class StateBackend:
     """The set of stores one server uses."""
@@ -163,17 +157,10 @@ class StateBackend:
     guest_ids: GuestIds
     rate_limiter: RateLimiter
     kv: KeyValueStore
-    leases: Leases = field(default_factory=_memory_leases)
-
-    def bind(self, server: Any) -> None:
-        """Meet the ChatServer using this backend (the Redis backend announces presence through it)."""
+    leases: Leases
 
     def check_available(self) -> None:
         """Raise a Refusal (``unavailable``) when the shared store cannot be reached, so joins are refused."""
-
-    def problems(self) -> list[str]:
-        """What keeps this backend from working although it can be reached, as sentences (``/healthz``)."""
-        return []
 
     async def start(self) -> None:
         """Connect to whatever the backend needs."""

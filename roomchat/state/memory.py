@@ -195,4 +195,5 @@ class MemoryLeases(Leases):
 
 def memory_backend(guest_id_start: int) -> StateBackend:
     """The in-process backend."""
-    return StateBackend(MemoryPresence(), MemoryGuestIds(guest_id_start), MemoryRateLimiter(), MemoryKeyValue())
+    return StateBackend(MemoryPresence(), MemoryGuestIds(guest_id_start), MemoryRateLimiter(), MemoryKeyValue(),
+                        MemoryLeases())

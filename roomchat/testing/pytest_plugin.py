@@ -141,7 +141,7 @@ class RoomHarness:
 
     @property
     def chat(self) -> Any:
-        """The ``roomchat.server.ChatServer``: its ``plugins``, ``config``, ``state``."""
+        """The server itself, ``roomchat.app.ChatServer`` (the composition root): its ``plugins``, ``config``, ``state``."""
         return self.server.chat
 
     def join(self, name: str | None = None, role: str = "STUDENT", *, guest: bool | None = None) -> RoomUser:

@@ -146,17 +146,21 @@ class RoomchatThread:
         self.url = f"http://127.0.0.1:{self.port}"
         self.chat: Any = None
         self._server: Any = None
+        self._socket: Any = None
         self._thread: threading.Thread | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def start(self, timeout: float = 20.0) -> RoomchatThread:
-        """Build the server, start uvicorn in a thread, wait until it answers."""
-        from ..serve import _Uvicorn, uvicorn_config
-        from ..server import ChatServer
+        """Build the server, start uvicorn in a thread (start-up through the ASGI lifespan), wait until it answers."""
+        import uvicorn
+
+        from ..app import ChatServer
+        from ..serve import listening_socket, uvicorn_config
 
         self.chat = ChatServer(self.config, "<test>", extra_plugins=self.extra_plugins, clock=self.clock)
-        self._server = _Uvicorn(uvicorn_config(self.chat, "127.0.0.1", self.port), self.chat)
-        self._server.install_signal_handlers = lambda: None  # only the main thread may
+        self._socket = listening_socket("127.0.0.1", self.port)
+        self.chat.listen_at("127.0.0.1", self.port)
+        self._server = uvicorn.Server(uvicorn_config(self.chat))
         self._thread = threading.Thread(target=self._run, name=f"roomchat-{self.port}", daemon=True)
         self._thread.start()
         wait_healthy(self.url, timeout)
@@ -172,7 +176,7 @@ class RoomchatThread:
         loop = self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
-            loop.run_until_complete(self._server.serve())
+            loop.run_until_complete(self._server.serve(sockets=[self._socket]))
         finally:
             # Cancel what the server left (engineio ping tasks, a join mid-way) and close the loop,
             # as asyncio.run() would, so nothing is reported as destroyed while pending.
@@ -189,8 +193,10 @@ class RoomchatThread:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def stop(self) -> None:
-        """Shut the server down (clients get a normal disconnect)."""
+        """Shut the server down: every client gets a normal disconnect (``drain``), then uvicorn stops it."""
         if self._server is not None and self._thread is not None:
+            if self._thread.is_alive() and self.loop is not None and self.loop.is_running():
+                self.call(self.chat.drain(), 15)
             self._server.should_exit = True
             self._thread.join(15)
 

@@ -14,7 +14,9 @@ packets from one long-polling payload, on both sides:
 roomchat accepts POSTs of up to ``MAX_POST_PACKETS`` packets (past that, the POST
 is refused with 400 and only that client's transport closes: a flood), and
 answers each GET with at most ``MAX_POLL_PACKETS`` packets, leaving the rest
-queued, in order, for the next GET. Importing this module applies both.
+queued, in order, for the next GET. ``apply()`` applies both (and the rest
+below); the composition root calls it when it builds a server (it patches
+python-engineio's classes for the whole process, idempotently).
 
 Frames python-engineio cannot decode. It decodes a WebSocket frame outside any
 ``try``: an empty frame, or one that is no Engine.IO packet (``x``, ``4`` then
@@ -25,7 +27,7 @@ skipped alone with one ``bad_frame`` log line, and the connection goes on.
 Undecodable emits. ``emit_header`` reads the ack id and event name of an emit
 python-socketio cannot decode (an integer longer than 100 characters, JSON
 nested deeper than Python's recursion limit), so the server can answer it with
-``invalid_message`` (roomchat/server.py) instead of leaving its ack unanswered.
+``invalid_message`` (roomchat/transport/socketio.py) instead of leaving its ack unanswered.
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ import engineio
 from engineio import async_socket, exceptions, packet, payload
 from engineio.async_drivers import asgi
 
-from .backlog import DEFAULT_LIMIT, Backlog, encoded_size
-from .logs import event
+from ..backlog import DEFAULT_LIMIT, Backlog, encoded_size
+from ..logs import event
 
 log = logging.getLogger("roomchat.messages")
 log_transport = logging.getLogger("roomchat.server")
@@ -322,7 +324,7 @@ async def _accounted_ws_call(self: asgi.WebSocket, environ: dict[str, Any]) -> A
 
 
 def apply() -> None:
-    """Set the limits (idempotent)."""
+    """Apply every adjustment above to python-engineio (process-wide; idempotent)."""
     payload.Payload.max_decode_packets = max(payload.Payload.max_decode_packets, MAX_POST_PACKETS)
     if async_socket.AsyncSocket.poll is not _bounded_poll:
         async_socket.AsyncSocket.poll = _bounded_poll  # type: ignore[method-assign]
@@ -333,5 +335,3 @@ def apply() -> None:
     if asgi.WebSocket.__call__ is not _accounted_ws_call:
         asgi.WebSocket.__call__ = _accounted_ws_call  # type: ignore[method-assign]
 
-
-apply()

@@ -1,13 +1,15 @@
-"""The chat server: one python-socketio AsyncServer, wired to joins and dispatch.
+"""The Socket.IO side of the transport: python-socketio's AsyncServer, with the adjustments PROTOCOL.md needs.
 
-Reading order for newcomers: ``joining.py`` (connect, identify, announce),
-``identity.py`` (who is this?), ``dispatch.py`` (check, dispatch by type),
-``delivery.py`` (put it on the wire). This module only builds and connects them.
+``SocketServer`` is the core's ``Transport`` (roomchat/core/delivery.py):
+emit to a connection or a channel, put a connection in a channel, close one,
+say whether the emit being handled wants an ack. The composition root
+(roomchat/app.py) builds it and routes its events to the core's joins and
+dispatch; the Engine.IO settings it relies on are applied there
+(``transport.engine.apply``), never on import.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import logging
 import traceback
@@ -19,26 +21,13 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
-from . import engine, protocol  # engine: python-engineio's long-polling limits, set on import
-from .bothost import BotHost
-from .clock import Clock
-from .config import Config, RoomConfig
-from .delivery import Delivery, FanoutManager
-from .dispatch import Dispatcher
-from .errors import Refusal
-from .identity import Authenticator, check_auth_config
-from .joining import Joins
-from .logs import event
-from .plugins import PluginHost, Runtime
-from .protocol import Message
-from .requires import require
-from .session import Session
-from .state import StateBackend
-from .state.memory import memory_backend
-from .users import ROOM_ID
-from .watchdog import LoopWatchdog
+from ..errors import Refusal
+from ..logs import event
+from . import engine
 
 log = logging.getLogger("roomchat.server")
+
+__all__ = ["JsonPacket", "SocketServer", "cors_origins"]
 
 _wants_ack: contextvars.ContextVar[bool] = contextvars.ContextVar("wants_ack", default=False)
 
@@ -96,6 +85,19 @@ class SocketServer(socketio.AsyncServer):
         super().__init__(*args, **kwargs)
         self.client_events: dict[str, ClientHandler] = {}
         self._refuser: Refuser | None = None
+
+    # -- the core's Transport ------------------------------------------------------------
+
+    def is_connected(self, sid: str) -> bool:
+        """Whether connection ``sid`` is still connected (to this server)."""
+        return bool(self.manager.is_connected(sid, "/"))
+
+    @staticmethod
+    def wants_ack() -> bool:
+        """Whether the emit being handled now came with an ack callback."""
+        return _wants_ack.get()
+
+    # -- routing ---------------------------------------------------------------------------
 
     def _engineio_server_class(self) -> type[engine.EngineServer]:
         return engine.EngineServer  # caps what each connection may have pending
@@ -233,7 +235,7 @@ def _bad_packet(eio_sid: str, data: Any, error: BaseException | str) -> None:
 
 
 _THIS = Path(__file__).resolve()
-_PACKAGE = _THIS.parent
+_PACKAGE = _THIS.parent.parent  # the roomchat package
 
 
 def _raised_in_roomchat(exc: BaseException) -> bool:
@@ -245,147 +247,8 @@ def _raised_in_roomchat(exc: BaseException) -> bool:
     return False
 
 
-def _cors(origins: list[str]) -> str | list[str] | None:
+def cors_origins(origins: list[str]) -> str | list[str] | None:
+    """``server.cors_origins`` as python-engineio takes them: ``"*"``, a list, or None (same origin only)."""
     if "*" in origins:
         return "*"
-    return origins or None  # None: same origin only
-
-
-class ChatServer:
-    """Everything one roomchat server process holds: config, plugins, state, sessions."""
-
-    def __init__(self, config: Config, source: str = "<config>", state: StateBackend | None = None,
-                 client_manager: socketio.AsyncManager | None = None,
-                 extra_plugins: dict[str, object] | None = None, clock: Clock | None = None) -> None:
-        self.config = config
-        self.source = source
-        self.clock = clock or Clock()
-        self.plugins = PluginHost(config.server.handler_timeout, self.clock, frozenset(b.id for b in config.bots))
-        self.plugins.load(config.plugins, source, config)
-        for name, plugin in (extra_plugins or {}).items():
-            self.plugins.add(plugin, name, "given to ChatServer")
-        self.plugins.validate_settings(
-            {**{f"rooms.{name}": room for name, room in config.rooms.items()}, "server.new_room": config.server.new_room},
-            source,
-        )
-        if state is None and config.cluster is not None:  # several servers as one: docs/scaling.md
-            require("redis", feature=f"the cluster: section of {source} (several servers on Redis)", install="redis>=5")
-            from .cluster import cluster_parts
-
-            state, cluster_manager = cluster_parts(config)
-            client_manager = client_manager or cluster_manager
-        self.state = state or memory_backend(config.auth.guest_id_start)
-        self.auth = Authenticator(config, self.state.guest_ids)
-        self.bots = BotHost(self)  # checks the bots: config now; they connect once the server listens
-        self.sessions: dict[str, Session] = {}
-        settings = config.server
-        self.sio = SocketServer(
-            async_mode="asgi",
-            client_manager=client_manager or FanoutManager(),
-            serializer=JsonPacket,
-            cors_allowed_origins=_cors(settings.cors_origins),
-            max_http_buffer_size=settings.max_http_buffer_size,
-            ping_interval=settings.ping_interval,
-            ping_timeout=settings.ping_timeout,
-            async_handlers=False,
-        )
-        # Handle each connection's packets in the order they arrive, inline,
-        # instead of one task per packet: a sender's messages keep their order
-        # even when a plugin awaits I/O, and the hot path creates no tasks.
-        # Every handler is bounded by handler_timeout, well under ping_timeout.
-        self.sio.eio.async_handlers = False
-        self.sio.eio.max_pending_output = settings.max_pending_output  # a client that stops reading is closed
-        self.delivery = Delivery(self.sio)
-        self.joins = Joins(self)
-        self.watchdog = LoopWatchdog(settings.health.max_loop_lag, settings.health.report_for)
-        self.dispatcher = Dispatcher(self)
-        self.plugins.attach(Runtime(self.state.kv, config.cluster is not None, self.state.presence,
-                                    self._send_as_room, self._disconnect_user))
-        self.state.bind(self)
-        self.sio.on("connect", self.joins.connect)
-        self.sio.on("disconnect", self.joins.disconnect)
-        self.sio.client_event(protocol.DIRECT, self.dispatcher.direct)
-        self.sio.client_event(protocol.BROADCAST, self.dispatcher.broadcast)
-        self.sio.client_event("*", self.dispatcher.other_event)
-        self.sio.set_refuser(self.dispatcher.refuse)
-
-    @staticmethod
-    def wants_ack() -> bool:
-        """Whether the emit being handled now came with an ack callback."""
-        return _wants_ack.get()
-
-    def resolve_room(self, name: str) -> RoomConfig:
-        """The room's config, from the first plugin that knows it (the config file last)."""
-        return self.plugins.resolve_room(name)
-
-    async def _send_as_room(self, room: str, type: str, value: Any, to: int | None) -> dict[str, Any]:
-        """A plugin's ``chat.send``: a message from the room (ID 0) to the room, or to one user of it."""
-        message = Message(type, value)
-        if to is None:
-            return await self.delivery.to_room(room, ROOM_ID, message)
-        return await self.delivery.to_user(room, to, ROOM_ID, message)
-
-    async def _disconnect_user(self, room: str, user_id: int) -> int:
-        """A plugin's ``chat.disconnect``: close every connection of one user in a room (on every server)."""
-        sids = await self.state.presence.sids(room, user_id)
-        for sid in sids:
-            await self.sio.disconnect(sid)
-        return len(sids)
-
-    async def listening(self, url: str) -> None:
-        """The server accepts connections at ``url`` (a loopback URL): time the event loop, start the configured bots.
-
-        The loop's watchdog (``/healthz``) starts now: start-up work is not a stuck loop.
-        """
-        self.watchdog.start()
-        await self.bots.start(url)
-
-    async def start(self) -> None:
-        """Start the state backend and tell plugins the server is up."""
-        await self.state.start()
-        warning = check_auth_config(self.config.auth)
-        if warning and any("jwt" in r.admit for r in self.config.rooms.values()):
-            event(log, "jwt_disabled", logging.WARNING, reason=warning)
-        await self.plugins.notify("roomchat_startup")
-        event(log, "started", plugins=len(self.plugins.info), types=len(self.plugins.types), rooms=len(self.config.rooms))
-
-    async def stop(self) -> None:
-        """Stop the bots, disconnect every client cleanly, tell plugins, release the backend.
-
-        Disconnects take each room's lock only to record the leave (joining.py),
-        and nothing holds a room's lock across an emit, so a client that stopped
-        answering long ago cannot hold this up.
-        """
-        await self.bots.stop()
-        for sid in list(self.sessions):
-            await self.sio.disconnect(sid, ignore_queue=True)
-        await self.joins.close()  # joins, announcements and plugin notifications under way finish
-        await self._let_pollers_collect()
-        await self.sio.shutdown()
-        await self.plugins.notify("roomchat_shutdown")
-        await self.state.close()
-        await self.watchdog.stop()
-        event(log, "stopped")
-
-    async def _let_pollers_collect(self, timeout: float = 2.0) -> None:
-        """Wait (bounded) until long-polling clients have fetched their DISCONNECT packets.
-
-        A polling client between two GETs would otherwise find the server gone
-        and see a transport error (and reconnect) instead of a normal disconnect.
-        WebSocket queues drain at once; this reads python-engineio's socket queues.
-        """
-        deadline = asyncio.get_running_loop().time() + timeout
-        while any(not s.queue.empty() for s in list(self.sio.eio.sockets.values())):
-            if asyncio.get_running_loop().time() >= deadline:
-                return
-            await asyncio.sleep(0.02)
-
-    def connection_count(self) -> int:
-        """Connections joined to a room on this server."""
-        return len(self.sessions)
-
-    def asgi_app(self) -> Any:
-        """The ASGI application: Socket.IO under /socket.io/, plus /healthz and /schema."""
-        from .http import http_app
-
-        return socketio.ASGIApp(self.sio, other_asgi_app=http_app(self))
+    return origins or None

@@ -14,7 +14,7 @@ from browserkit import config, join, log, message
 from playwright.sync_api import expect
 
 from roomchat import ROOM_ID, hookimpl
-from roomchat.delivery import user_channel
+from roomchat.core.delivery import user_channel
 from roomchat.testing import ChatClient, RoomchatThread
 
 PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"

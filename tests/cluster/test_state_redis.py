@@ -7,7 +7,7 @@ import uuid
 
 from cluster_kit import RedisServer
 
-from roomchat.state.redis import RedisKeyValue, RedisLink
+from roomchat.cluster.state import RedisKeyValue, RedisLink
 
 
 def test_hash_set_and_its_expiry(redis_server: RedisServer) -> None:

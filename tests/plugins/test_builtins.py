@@ -8,8 +8,8 @@ import urllib.request
 import pytest
 
 from roomchat import ConfigError
+from roomchat.app import ChatServer
 from roomchat.config import parse_config
-from roomchat.server import ChatServer
 from roomchat.testing import ChatClient, RoomchatThread
 
 TYPES_BY_PLUGIN = {

@@ -140,7 +140,7 @@ async def test_ids_stay_above_the_databases_after_redis_lost_its_data(servers: l
 
 async def test_state_written_through_survives_a_redis_that_lost_its_data(pg_url: str, redis_url: str,
                                                                          redis_prefix: str) -> None:
-    from roomchat.state.redis import RedisKeyValue, RedisLink
+    from roomchat.cluster.state import RedisKeyValue, RedisLink
 
     link = RedisLink(redis_url, redis_prefix)
     link.up = True
