@@ -96,7 +96,7 @@ class ChatServer:
         """The state backend and the Socket.IO client manager: in memory, or on Redis (docs/scaling.md)."""
         config = self.config
         if config.cluster is None:
-            return memory_backend(config.auth.guest_id_start), FanoutManager()
+            return memory_backend(config.auth.guest_id_start, self.clock), FanoutManager()
         require("redis", feature=f"the cluster: section of {self.source} (several servers on Redis)",
                 install="redis>=5")
         from .cluster.manager import cluster_parts

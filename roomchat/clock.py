@@ -1,7 +1,15 @@
 """One clock for plugins, bots and the core, which tests can replace.
 
-Everything that reads the time or schedules a timer goes through a Clock, so
-a test can say ``await clock.advance(20)`` instead of sleeping 20 seconds.
+Everything that reads the time or schedules a timer goes through the
+server's Clock (``ChatServer(clock=...)``: delivery times, rate limits,
+key-value expiry, moderation, plugins' ``chat.clock``, bots' timers), so a
+test can say ``await clock.advance(20)`` instead of sleeping 20 seconds.
+
+What reads the real time on purpose: guest IDs (they follow the wall clock so
+that none repeats across restarts), the event-loop watchdog (a FakeClock does
+not make a stuck loop), python-engineio's pings and the fan-out's check of
+them, a cluster's heartbeat, feed and Redis' own clock (other servers are
+real), and bots' reconnection backoff.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from ..clock import Clock
 from ..users import IdentityClash, User
 from .base import (
     GuestIds,
@@ -83,7 +84,7 @@ class MemoryGuestIds(GuestIds):
 
 
 class MemoryRateLimiter(RateLimiter):
-    """Token buckets in a dict: ``limit`` tokens, refilled at ``limit / window`` per second.
+    """Token buckets in a dict: ``limit`` tokens, refilled at ``limit / window`` per second of ``now`` (the server's clock).
 
     A bucket outlives its user's connections (reconnecting does not refill it);
     buckets that have refilled completely are dropped now and then, so memory
@@ -116,7 +117,7 @@ class MemoryRateLimiter(RateLimiter):
 
 
 class MemoryKeyValue(KeyValueStore):
-    """A dict with expiry times, read through the given clock.
+    """A dict with expiry times, read through the given clock (``now``: the server's clock's ``monotonic``).
 
     An expired entry goes when it is read, or at the latest with the sweep
     that runs every ``SWEEP_EVERY`` writes (keys nobody reads again, such as
@@ -193,7 +194,12 @@ class MemoryLeases(Leases):
         await work()
 
 
-def memory_backend(guest_id_start: int) -> StateBackend:
-    """The in-process backend."""
-    return StateBackend(MemoryPresence(), MemoryGuestIds(guest_id_start), MemoryRateLimiter(), MemoryKeyValue(),
+def memory_backend(guest_id_start: int, clock: Clock | None = None) -> StateBackend:
+    """The in-process backend; rate limits and expiry read ``clock`` (the server's; a test's FakeClock moves them).
+
+    Guest IDs follow the real wall clock whatever ``clock`` is: they must
+    never repeat across restarts (roomchat/state/base.py, ``guest_id_floor``).
+    """
+    now = (clock or Clock()).monotonic
+    return StateBackend(MemoryPresence(), MemoryGuestIds(guest_id_start), MemoryRateLimiter(now), MemoryKeyValue(now),
                         MemoryLeases())
