@@ -20,6 +20,8 @@ hooks skips step 4 entirely.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import logging
 from collections.abc import Callable
@@ -34,11 +36,13 @@ from ..protocol import Message
 from ..state.base import StateBackend
 from ..users import ROOM_ID
 from .delivery import Delivery, Transport, room_channel, user_channel
-from .plugin_host import Step, TypeEntry, run_step
+from .plugin_host import Step, TypeEntry
 from .sessions import Session, Sessions
 
 log = logging.getLogger("roomchat.messages")
 MAX_EVENT_NAME = 100  # of an unknown event's name, echoed back in its refusal
+CHECK = "roomchat_check_message"
+DELIVERED = "roomchat_message_delivered"
 
 
 class Dispatcher:
@@ -157,7 +161,10 @@ class Dispatcher:
                              entry.message_type if entry is not None else None, loaded, loaded)
         state.id = self.delivery.new_id()  # known to handlers before delivery (a poll's id, say)
         for step in session.pipeline.checks:
-            await self._check(step, MessageContext(state, step.chat, step.settings))
+            ctx = MessageContext(state, step.chat, step.settings)
+            pending = self._start(step, ctx, CHECK)
+            if pending:  # an async implementation's awaitable (a synchronous one that let it pass returns nothing)
+                await self._finish(step, ctx, CHECK, pending)
         if entry is not None and entry.message_type.handlers:
             ctx = MessageContext(state, entry.chat, entry.settings)
             for handler in entry.message_type.handlers:
@@ -171,18 +178,36 @@ class Dispatcher:
         for step in session.pipeline.delivered:
             ctx = MessageContext(state, step.chat, step.settings)
             try:
-                await self._run(step, ctx, "roomchat_message_delivered", data=data)
+                pending = self._start(step, ctx, DELIVERED, data=data)
+                if pending:
+                    await self._finish(step, ctx, DELIVERED, pending)
             except Refusal:
                 pass  # too late to refuse; the message is out
         return data
 
-    async def _check(self, step: Step, ctx: MessageContext) -> None:
-        """One plugin's ``roomchat_check_message``: a Refusal refuses the message; a failure is ``plugin_error``."""
-        await self._run(step, ctx, "roomchat_check_message")
+    def _start(self, step: Step, ctx: MessageContext, hook: str, **more: Any) -> list[Any]:
+        """Call one plugin's implementation of a message hook (through pluggy); what it returned, to await.
 
-    async def _run(self, step: Step, ctx: MessageContext, hook: str, **more: Any) -> None:
+        No coroutine of ours per call: the common check (a synchronous one that
+        lets the message pass) costs the call alone. A Refusal refuses the
+        message; any other failure is ``plugin_error``, logged with the plugin's name.
+        """
         try:
-            await run_step(step, self.timeout, ctx=ctx, **more)
+            results: list[Any] = step.call(ctx=ctx, **more)
+        except Refusal:
+            raise
+        except Exception:
+            log.exception("plugin %s failed in %s on a %s message", step.plugin, hook, ctx.type)
+            raise Refusal("plugin_error", f"A plugin failed on this message ({hook})") from None
+        return results
+
+    async def _finish(self, step: Step, ctx: MessageContext, hook: str, results: list[Any]) -> None:
+        """Await what an implementation returned, within handler_timeout; failures as in ``_start``."""
+        try:
+            for result in results:
+                if inspect.isawaitable(result):
+                    async with asyncio.timeout(self.timeout):
+                        await result
         except Refusal:
             raise
         except TimeoutError:

@@ -8,8 +8,8 @@ server, with its ``Chat`` (``cls(chat)``, or ``cls()`` if it takes nothing).
 
 Every hook is called through pluggy, one plugin at a time: for each plugin
 that implements a hook (in pluggy's order: last registered first,
-``tryfirst``/``trylast`` respected) the host keeps a subset caller
-(``pm.subset_hook_caller``) that calls that plugin's implementation inside
+``tryfirst``/``trylast`` respected) the host keeps a caller (``PluginCaller``,
+from ``pm.subset_hook_caller``) that calls that plugin's implementation inside
 every wrapper (``wrapper=True``) of the plugins that run there. So wrappers
 and ``pm.trace`` see each call, each plugin gets its own ``Chat`` (and, for
 message hooks, its own settings), what an ``async def`` implementation
@@ -47,7 +47,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("roomchat.plugins")
 
-__all__ = ["PluginChat", "PluginHost", "PluginInfo", "RoomPipeline", "Runtime", "Step", "TypeEntry", "import_plugin"]
+__all__ = ["PluginCaller", "PluginChat", "PluginHost", "PluginInfo", "RoomPipeline", "Runtime", "Step", "TypeEntry",
+           "import_plugin"]
 
 ROOM_HOOKS = ("roomchat_check_join", "roomchat_check_message", "roomchat_message_delivered", "roomchat_user_joined",
               "roomchat_user_left")
@@ -160,12 +161,38 @@ class PluginChat:
 # -- per-room pipelines ------------------------------------------------------------------
 
 
+class PluginCaller:
+    """One plugin's implementation of a hook, inside the wrappers of the plugins that run, called through pluggy.
+
+    Built from pluggy's public ``subset_hook_caller`` (which implementations,
+    in pluggy's order) and called with the same executor a ``HookCaller``
+    ends in (``HookCaller._hookexec``: ``pm.trace`` and call monitoring see
+    every call). ``HookCaller.__call__`` would also re-check the arguments and
+    recompute the subset on every call, which doubled what a message's
+    all-types hooks cost; the implementations cannot change under a caller
+    (registering a plugin rebuilds every caller).
+    """
+
+    __slots__ = ("_execute", "_firstresult", "_impls", "name")
+
+    def __init__(self, pm: pluggy.PluginManager, hook: str, remove: list[object]) -> None:
+        caller = pm.subset_hook_caller(hook, remove)
+        self.name = hook
+        self._impls = caller.get_hookimpls()
+        self._execute = caller._hookexec
+        self._firstresult = bool(caller.spec is not None and caller.spec.opts.get("firstresult"))
+
+    def __call__(self, **kwargs: Any) -> Any:
+        """Call the implementation (pluggy's result: a list, or the one answer of a firstresult hook)."""
+        return self._execute(self.name, self._impls, kwargs, self._firstresult)
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     """One plugin's implementation of one hook, as a room (or the server) runs it."""
 
     plugin: str
-    call: pluggy.HookCaller  # pluggy's subset caller: this plugin's implementation, inside the wrappers that run
+    call: PluginCaller  # this plugin's implementation, inside the wrappers that run, through pluggy
     chat: PluginChat
     settings: Any = None
 
@@ -487,11 +514,11 @@ class PluginHost:
                                                 for plugin, call in self._callers(hook, lambda _: True)]
         return found
 
-    def _callers(self, hook: str, runs: Callable[[str], bool]) -> Iterator[tuple[str, pluggy.HookCaller]]:
+    def _callers(self, hook: str, runs: Callable[[str], bool]) -> Iterator[tuple[str, PluginCaller]]:
         """``(plugin, caller)`` for each plugin that runs and implements ``hook``, in the order pluggy calls them.
 
         Each caller calls that plugin's implementation inside the wrappers of
-        every plugin that runs (pluggy's subset caller).
+        every plugin that runs.
         """
         impls = getattr(self.pm.hook, hook).get_hookimpls()
         wrappers = {impl.plugin for impl in impls if (impl.wrapper or impl.hookwrapper) and runs(impl.plugin_name)}
@@ -499,7 +526,7 @@ class PluginHost:
             if impl.wrapper or impl.hookwrapper or not runs(impl.plugin_name):
                 continue
             others = [i.plugin for i in impls if i.plugin is not impl.plugin and i.plugin not in wrappers]
-            yield impl.plugin_name, self.pm.subset_hook_caller(hook, others)
+            yield impl.plugin_name, PluginCaller(self.pm, hook, others)
 
     # -- calling hooks that inform -------------------------------------------------------
 
@@ -525,7 +552,7 @@ class PluginHost:
         for step in self.server_wide(hook):
             results = step.call
 
-            def ask(call: pluggy.HookCaller = results) -> Any:
+            def ask(call: PluginCaller = results) -> Any:
                 found = call()
                 return found[0] if found else None
 
