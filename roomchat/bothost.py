@@ -36,7 +36,7 @@ class BotHost:
     listens; ``stop()`` takes them out before the server disconnects anyone.
     """
 
-    def __init__(self, config: Config, source: str, auth: Authenticator, kinds: dict[str, type],
+    def __init__(self, config: Config, source: str, auth: Authenticator, kinds: dict[str, type[Any]],
                  resolve_room: Callable[[str], RoomConfig], clock: Clock, leases: Leases) -> None:
         self.source = source
         self.kinds = kinds

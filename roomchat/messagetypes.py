@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -98,11 +98,15 @@ class MessageType:
 
     def texts(self, value: Any) -> list[str]:
         """The human text of a validated ``value``, as ``text`` declares it (``[]`` when it declares none)."""
-        return declared_texts(value, self.text)
+        return declared_texts(value, self._declared())
 
     def map_texts(self, value: Any, change: Callable[[str], str]) -> Any:
         """``value`` with ``change`` applied to each of its declared texts (the rest untouched)."""
-        return map_declared_texts(value, self.text, change)
+        return map_declared_texts(value, self._declared(), change)
+
+    def _declared(self) -> bool | tuple[str, ...] | None:
+        """``text`` as ``__post_init__`` normalised it."""
+        return cast(bool | tuple[str, ...] | None, self.text)
 
     def json_schema(self) -> dict[str, Any]:
         """The JSON Schema of ``value``, for client authors."""

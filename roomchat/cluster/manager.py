@@ -49,7 +49,7 @@ class ClusterManager(socketio.AsyncRedisManager, FanoutManager):
                 kwargs["ignore_queue"] = True
             elif self.link is not None and not self.link.up:
                 raise Unavailable()
-        return await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid,
+        return await super().emit(event, data, namespace=namespace or "/", room=room, skip_sid=skip_sid,
                                   callback=callback, **kwargs)
 
     async def _publish(self, data: Any) -> Any:

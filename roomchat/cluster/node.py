@@ -61,6 +61,7 @@ from .state import (
     RedisBackend,
     Unavailable,
     parse_id,
+    text,
     user_from_json,
 )
 
@@ -189,7 +190,7 @@ class ClusterNode:
     async def _resync(self) -> None:
         """Make Redis hold exactly this server's live connections (after Redis lost them, or reaped us)."""
         conns_key = self.link.key("server", self.id, "conns")
-        actual = {sid.decode() for sid in await self.link.client.hkeys(conns_key)}
+        actual = {text(sid) for sid in await self.link.client.hkeys(conns_key)}
         live = self.presence.local_connections()
         added = removed = 0
         for sid, (room, user) in live.items():
@@ -216,7 +217,7 @@ class ClusterNode:
 
     async def _reap_dead(self) -> None:
         for raw in await self.link.client.smembers(self.link.key("servers")):
-            other = raw.decode()
+            other = text(raw)
             if other != self.id:
                 await self._reap(other)
 

@@ -68,6 +68,11 @@ StreamId = tuple[int, int]
 ZERO: StreamId = (0, 0)
 
 
+def text(raw: bytes | str) -> str:
+    """A Redis reply as text (the client answers bytes; its type hints say bytes or str)."""
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
 def parse_id(raw: bytes | str) -> StreamId:
     """A stream entry id (``"1700000000000-3"``) as a comparable pair."""
     text = raw.decode() if isinstance(raw, bytes) else raw
@@ -469,7 +474,7 @@ class RedisPresence(Presence):
             return sorted(entry[1]) if entry else []
         raw = await self.link.call(
             lambda: self.link.client.hkeys(f"{self.link.room_key(room)}:conns:{user_id}"))
-        return sorted(s.decode() for s in raw)
+        return sorted(text(s) for s in raw)
 
     # -- the roster and the stream ----------------------------------------------
 
@@ -644,7 +649,7 @@ class RedisKeyValue(KeyValueStore):
 
     async def hash_get_all(self, key: str) -> dict[str, Any]:
         raw = await self.link.call(lambda: self.link.client.hgetall(self._key(key)))
-        return {k.decode(): json.loads(v) for k, v in raw.items()}
+        return {text(k): json.loads(v) for k, v in raw.items()}
 
     async def incr(self, key: str, amount: int = 1) -> int:
         return int(await self.link.call(lambda: self.link.client.incrby(self._key(key), amount)))

@@ -251,7 +251,7 @@ class PluginHost:
         self.pm = pluggy.PluginManager("roomchat")
         self.pm.add_hookspecs(hookspecs)
         self.types = TypeRegistry()
-        self.bots: dict[str, type] = {}
+        self.bots: dict[str, type[Any]] = {}
         self.info: dict[str, PluginInfo] = {}
         self.settings_models: dict[str, type[BaseModel]] = {}
         self.handler_timeout = handler_timeout

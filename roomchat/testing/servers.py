@@ -107,7 +107,7 @@ class RoomchatProcess(ChildProcess):
         self.args = args or []
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 20.0) -> RoomchatProcess:
+    def start(self, timeout: float = 20.0) -> Self:
         """Start the server and wait until it answers."""
         cmd = [sys.executable, "-m", "roomchat", "serve", "--config", str(self.config_path),
                "--host", "127.0.0.1", "--port", str(self.port), *self.args]
@@ -150,7 +150,7 @@ class RoomchatThread:
         self._thread: threading.Thread | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
-    def start(self, timeout: float = 20.0) -> RoomchatThread:
+    def start(self, timeout: float = 20.0) -> Self:
         """Build the server, start uvicorn in a thread (start-up through the ASGI lifespan), wait until it answers."""
         import uvicorn
 
