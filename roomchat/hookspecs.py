@@ -113,7 +113,7 @@ def roomchat_resolve_room(chat: Chat, name: str) -> RoomConfig | None:
 
     Gets: this plugin's ``chat`` and the room ``name`` a connecting client
     asked for (or a plugin's ``chat.room(name)``).
-    Returns: a ``roomchat.config.RoomConfig``, or None. Raise
+    Returns: a ``roomchat.RoomConfig``, or None. Raise
     ``Refusal("room_not_found", ...)`` to refuse the room outright.
     When: on every join, before the user is identified. Synchronous (it is
     on the join path); keep it fast, cache what you look up.

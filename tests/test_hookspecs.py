@@ -118,5 +118,5 @@ def test_the_plugin_api_is_what_roomchat_exports() -> None:
     import roomchat
 
     assert roomchat.Chat is Chat and roomchat.Store is Store
-    assert {"Chat", "Store", "MessageContext", "MessageType", "Refusal", "User", "Role", "ROOM_ID", "hookimpl",
-            "WebAssets", "ConfigError"} <= set(roomchat.__all__)
+    assert {"Chat", "Store", "Clock", "MessageContext", "MessageType", "Refusal", "User", "Role", "ROOM_ID",
+            "RoomConfig", "hookimpl", "WebAssets", "ConfigError"} <= set(roomchat.__all__)

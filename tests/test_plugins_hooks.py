@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from roomchat import Chat, ConfigError, MessageContext, MessageType, Refusal, hookimpl
-from roomchat.config import RoomConfig
+from roomchat import Chat, ConfigError, MessageContext, MessageType, Refusal, RoomConfig, hookimpl
 from roomchat.testing import ChatClient, JoinRefused, RoomchatThread
 
 
