@@ -13,7 +13,7 @@ WEB_BUNDLE  := roomchat/web/static/index.html
 WEB_SOURCES := web/package.json web/package-lock.json web/index.html web/vite.config.ts web/tsconfig.json \
                $(wildcard web/src/*) $(wildcard web/public/*)
 
-.PHONY: run test install install-test check bench clean web-client screenshots
+.PHONY: run test lint install install-test check bench clean web-client screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ run: install web-client
 
 check: install
 	$(BIN)/roomchat check $(CONFIG)
+
+# ruff and mypy (pinned in the test extras), as configured in pyproject.toml.
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 test: install-test web-client
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)

@@ -1,5 +1,7 @@
 """The echo bot: sends every direct message straight back to whoever sent it."""
 
+from collections.abc import Callable
+
 from roomchat import hookimpl
 from roomchat.bot import Bot, BotRoom, BotSettings, Incoming
 
@@ -20,6 +22,6 @@ class Echo(Bot):
 
 
 @hookimpl
-def roomchat_register_bots(register):  # type: ignore[no-untyped-def]
+def roomchat_register_bots(register: Callable[[type[Bot]], None]) -> None:
     """The echo bot."""
     register(Echo)

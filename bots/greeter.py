@@ -1,5 +1,7 @@
 """The greeter bot: welcomes everyone who joins its rooms, by name."""
 
+from collections.abc import Callable
+
 from pydantic import field_validator
 
 from roomchat import hookimpl
@@ -35,6 +37,6 @@ class Greeter(Bot):
 
 
 @hookimpl
-def roomchat_register_bots(register):  # type: ignore[no-untyped-def]
+def roomchat_register_bots(register: Callable[[type[Bot]], None]) -> None:
     """The greeter bot."""
     register(Greeter)

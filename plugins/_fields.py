@@ -93,7 +93,7 @@ def as_sent(model: type[BaseModel], bare: dict[str, Any] | None = None) -> Any:
         if defs:
             either["$defs"] = defs
         wrapped.append(WithJsonSchema(either))
-    return Annotated[tuple(wrapped)]  # type: ignore[return-value]
+    return Annotated[tuple(wrapped)]
 
 
 def bare_as(key: str, kinds: tuple[type, ...], value: Any, what: str) -> Any:

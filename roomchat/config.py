@@ -8,6 +8,7 @@ errors into lines that name the file, the key path and what was expected.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -90,7 +91,7 @@ class RoomConfig(Strict):
 
     title: str | None = None
     admit: list[Admission] = Field(
-        default_factory=lambda: ["users", "jwt"],
+        default_factory=lambda: list[Admission](["users", "jwt"]),
         description="ways in: 'users' (tokens from this file), 'jwt' (signed tokens), 'guests'",
     )
     roles: list[Role] = Field(default_factory=lambda: list(ALL_ROLES))
@@ -264,7 +265,8 @@ def id_problems(config: Config) -> list[str]:
     problems: list[str] = []
     start = config.auth.guest_id_start
     owners: dict[int, str] = {}
-    for kind, people in (("users", config.users), ("bots", config.bots)):
+    groups: list[tuple[str, Sequence[UserConfig | BotConfig]]] = [("users", config.users), ("bots", config.bots)]
+    for kind, people in groups:
         for index, who in enumerate(people):
             path = f"{kind}.{index}.ID"
             if who.id >= start:

@@ -64,8 +64,8 @@ def format_duration(seconds: float) -> str:
         if seconds >= size and seconds % size == 0:
             count = int(seconds // size)
             return f"{count} {unit}{'s' if count != 1 else ''}"
-    count = int(seconds) if float(seconds).is_integer() else seconds
-    return f"{count} second{'s' if count != 1 else ''}"
+    shown: float = int(seconds) if float(seconds).is_integer() else seconds
+    return f"{shown} second{'s' if shown != 1 else ''}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +202,7 @@ class ShoutingRule(Strict):
     min_letters: PositiveInt = 12
     ratio: Annotated[float, Field(gt=0.5, le=1.0)] = 0.7
     action: Literal["block", "redact", "allow"] = "redact"
-    penalty: Penalty = "warn"
+    penalty: Penalty = Step("warn")
 
 
 class LinkRule(Strict):
@@ -211,7 +211,7 @@ class LinkRule(Strict):
     enabled: bool = True
     allowed_domains: list[str] = Field(default_factory=list)
     action: Literal["block", "redact", "allow"] = "block"
-    penalty: Penalty = "warn"
+    penalty: Penalty = Step("warn")
 
     @field_validator("allowed_domains")
     @classmethod

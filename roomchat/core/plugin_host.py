@@ -464,7 +464,7 @@ class PluginHost:
         for step in self.server_wide("roomchat_resolve_room"):
             room = step.call(chat=step.chat, name=name)
             if room is not None:
-                return room  # type: ignore[no-any-return]
+                return room
         raise Refusal("room_not_found", f"There is no room called {name!r}")
 
     def pipeline(self, room: RoomConfig, name: str | None = None) -> RoomPipeline:
