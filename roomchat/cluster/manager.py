@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 
 from ..config import Config
 from ..logs import event
+from ..transport.codec import OrjsonCodec
 from ..transport.fanout import FanoutManager
 from .state import RedisBackend, RedisLink, Unavailable, redis_options
 
@@ -75,7 +76,7 @@ def cluster_parts(config: Config) -> tuple[RedisBackend, ClusterManager]:
     manager_log = logging.getLogger("roomchat.cluster.socketio")
     manager_log.setLevel(logging.WARNING)  # its retries are errors; its "initialized" line is not news
     manager = ClusterManager(cluster.redis_url, channel=f"{cluster.key_prefix}:socketio", logger=manager_log,
-                             redis_options=redis_options(2.0))
+                             redis_options=redis_options(2.0), json=OrjsonCodec)
     manager.link = backend.link
     return backend, manager
 

@@ -24,6 +24,7 @@ from socketio import packet as sio_packet
 from ..errors import Refusal
 from ..logs import event
 from . import engine
+from .codec import OrjsonCodec
 
 log = logging.getLogger("roomchat.server")
 
@@ -75,6 +76,8 @@ class SocketServer(socketio.AsyncServer):
     4. A long-polling client that closes gets its pending GET answered at once.
     5. Its Engine.IO server (``engine.EngineServer``) closes a connection that has
        more than ``server.max_pending_output`` bytes pending (a client that stopped reading).
+    6. JSON goes through orjson (``codec.OrjsonCodec``), with the standard
+       library's answer wherever the two would differ.
 
     They override python-socketio internals, so the version is pinned below 6 and
     tests/test_security_transport.py, tests/test_protocol_errors.py and
@@ -82,6 +85,7 @@ class SocketServer(socketio.AsyncServer):
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("json", OrjsonCodec)  # both directions, refusals as the standard library's (codec.py)
         super().__init__(*args, **kwargs)
         self.client_events: dict[str, ClientHandler] = {}
         self._refuser: Refuser | None = None
