@@ -27,6 +27,7 @@ import uvicorn
 
 from .app import ChatServer
 from .logs import event
+from .transport.websocket import RoomchatWebSocketProtocol
 
 log = logging.getLogger("roomchat.server")
 
@@ -47,13 +48,20 @@ class Server(uvicorn.Server):
 
 
 def uvicorn_config(chat: ChatServer) -> uvicorn.Config:
-    """uvicorn settings for roomchat: the ASGI lifespan on, quiet, no access log, compression as configured."""
+    """uvicorn settings for roomchat: the ASGI lifespan on, quiet, no access log, compression as configured.
+
+    WebSocket connections are served by roomchat's protocol class (the fast
+    path: roomchat/transport/websocket.py), without uvicorn's own keepalive
+    pings: Engine.IO's heartbeat already closes a peer that stops answering.
+    """
     settings = chat.config.server
     return uvicorn.Config(
         chat.asgi_app(),
         lifespan="on",
         log_level="warning",
         access_log=False,
+        ws=RoomchatWebSocketProtocol,
+        ws_ping_interval=None,
         # Off by default: permessage-deflate doubled memory per connection and
         # made every client inflate each frame (see docs/operations in README).
         ws_per_message_deflate=settings.websocket_compression,

@@ -41,6 +41,7 @@ class ClusterManager(socketio.AsyncRedisManager, FanoutManager):
     """
 
     link: RedisLink | None = None  # set by cluster_parts
+    connected: bool  # python-socketio's: whether its Redis connection is up
 
     async def emit(self, event: str, data: Any, namespace: str | None = None, room: str | None = None,
                    skip_sid: Any = None, callback: Any = None, to: str | None = None, **kwargs: Any) -> Any:

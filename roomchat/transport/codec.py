@@ -77,7 +77,8 @@ class OrjsonCodec:
     @staticmethod
     def loads(text: str | bytes, **kwargs: Any) -> Any:
         """The value of JSON ``text``, exactly as ``engineio.json.loads`` reads it (or refuses it)."""
-        if kwargs or (_LONG_NUMBER_TEXT if isinstance(text, str) else _LONG_NUMBER).search(text):
+        long_number = _LONG_NUMBER_TEXT.search(text) if isinstance(text, str) else _LONG_NUMBER.search(text)
+        if kwargs or long_number:
             return engineio_json.loads(text, **kwargs)
         try:
             return orjson.loads(text)

@@ -37,16 +37,21 @@ import base64
 import json
 import logging
 import re
+import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import engineio
 from engineio import async_socket, exceptions, packet, payload
 from engineio.async_drivers import asgi
 
-from ..backlog import DEFAULT_LIMIT, Backlog, encoded_size
+from ..backlog import DEFAULT_LIMIT, Backlog
 from ..logs import event
+from .queues import SendQueue
+
+if TYPE_CHECKING:  # the protocol module imports uvicorn, which only serving needs (roomchat/serve.py)
+    from .websocket import Inbound, RoomchatWebSocketProtocol
 
 log = logging.getLogger("roomchat.messages")
 log_transport = logging.getLogger("roomchat.server")
@@ -114,7 +119,7 @@ def too_deep(text: str, data: Any) -> bool:
     """
     if not isinstance(data, (list, dict)) or text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
         return False
-    level = [data]
+    level: list[Any] = [data]
     for _ in range(MAX_JSON_DEPTH):
         level = [child for item in level for child in (item if type(item) is list else item.values())
                  if type(child) is list or type(child) is dict]
@@ -221,50 +226,6 @@ async def _lenient_post(self: async_socket.AsyncSocket, environ: dict[str, Any])
 
 # -- what each connection has pending (roomchat/backlog.py) ------------------------------------------
 
-def _packet_size(pkt: packet.Packet) -> int:
-    """A packet's bytes on the wire, measured once per packet (a fan-out shares one packet)."""
-    try:
-        return pkt.wire_size  # type: ignore[attr-defined, no-any-return]
-    except AttributeError:
-        pkt.wire_size = size = encoded_size(pkt.encode())  # type: ignore[attr-defined]
-        return size
-
-
-class AccountedQueue(asyncio.Queue[Any]):
-    """A connection's send queue whose packets count in its ``Backlog``; past the limit they are dropped."""
-
-    def __init__(self, backlog: Backlog) -> None:
-        super().__init__()
-        self.backlog = backlog
-
-    def put_nowait(self, item: Any) -> None:
-        """Queue ``item`` (``None``, the writer's stop signal, always); drop a packet the backlog refuses."""
-        if item is not None and not self.backlog.add(_packet_size(item)):
-            return
-        super().put_nowait(item)
-
-    def put_back(self, item: Any) -> None:
-        """Queue again a packet just taken (in order), counted but never refused: it was held already."""
-        self.backlog.restore(_packet_size(item))
-        super().put_nowait(item)
-
-    def get_nowait(self) -> Any:
-        """Take the next item; its bytes are no longer held here."""
-        item = super().get_nowait()
-        if item is not None:
-            self.backlog.done(_packet_size(item))
-        return item
-
-    def discard_all(self) -> None:
-        """Drop every queued packet (a closed connection's), so nothing waits on them."""
-        while True:
-            try:
-                self.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            self.task_done()
-
-
 def backlog_of(socket: Any) -> Backlog | None:
     """The backlog of a python-engineio socket (None for a socket made before accounting was on)."""
     return getattr(getattr(socket, "queue", None), "backlog", None)
@@ -273,7 +234,7 @@ def backlog_of(socket: Any) -> Backlog | None:
 class EngineServer(engineio.AsyncServer):
     """python-engineio's server, holding at most ``max_pending_output`` bytes for each connection.
 
-    Every connection's send queue counts its packets (``AccountedQueue``); a
+    Every connection's send queue counts its packets (``queues.SendQueue``); a
     WebSocket's transport buffer counts too. A connection past the limit is
     closed (``event=slow_consumer``): its transport is dropped at once, since a
     client that does not read cannot read a close frame either, and its user
@@ -286,20 +247,21 @@ class EngineServer(engineio.AsyncServer):
         super().__init__(*args, **kwargs)
         self._closing: set[asyncio.Task[None]] = set()
 
-    def create_queue(self, *args: Any, **kwargs: Any) -> asyncio.Queue[Any]:
+    def create_queue(self, *args: Any, **kwargs: Any) -> SendQueue:
         """A socket's send queue, with its backlog (python-engineio makes one per socket, and no other)."""
-        return AccountedQueue(Backlog(self.max_pending_output, self._overflowed))
+        return SendQueue(Backlog(self.max_pending_output, self._overflowed))
 
     def _overflowed(self, backlog: Backlog) -> None:
         socket = next((s for s in self.sockets.values() if backlog_of(s) is backlog), None)
         if socket is None:
             return  # not yet registered, or gone already
-        task = asyncio.get_running_loop().create_task(self._close_slow_consumer(socket, backlog))
+        task = asyncio.get_running_loop().create_task(self._close_slow_consumer(socket, backlog, backlog.pending))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
-    async def _close_slow_consumer(self, socket: async_socket.AsyncSocket, backlog: Backlog) -> None:
-        event(log_transport, "slow_consumer", logging.WARNING, eio_sid=socket.sid, pending=backlog.pending,
+    async def _close_slow_consumer(self, socket: async_socket.AsyncSocket, backlog: Backlog, pending: int) -> None:
+        # pending: when the backlog refused (a WebSocket's outbox may have been written since)
+        event(log_transport, "slow_consumer", logging.WARNING, eio_sid=socket.sid, pending=pending,
               limit=backlog.limit, transport="websocket" if socket.upgraded else "polling")
         await socket.close(wait=False, abort=True, reason=self.reason.TRANSPORT_ERROR)
         socket.queue.discard_all()
@@ -317,21 +279,184 @@ async def _accounted_ws_call(self: asgi.WebSocket, environ: dict[str, Any]) -> A
     (the writer pauses at the transport's high-water mark either way).
     """
     backlog = backlog_of(getattr(self.handler, "__self__", None))
-    transport = getattr(getattr(environ.get("asgi.send"), "__self__", None), "transport", None)
+    transport: Any = getattr(getattr(environ.get("asgi.send"), "__self__", None), "transport", None)
     if backlog is not None and hasattr(transport, "get_write_buffer_size") and hasattr(transport, "abort"):
         backlog.attach_transport(transport.get_write_buffer_size, transport.abort)
+    # python-engineio's request body reader, a class created per request (2.5 KiB), held for the connection's
+    # life by the handler's frames: a WebSocket has no body.
+    environ.pop("wsgi.input", None)
     return await _ws_call(self, environ)
+
+# -- the WebSocket handler: frames straight from uvicorn's protocol, packets straight to its outbox -------------
+
+_stock_ws_handler = async_socket.AsyncSocket._websocket_handler
+
+
+async def _websocket_handler(self: async_socket.AsyncSocket, ws: asgi.WebSocket) -> None:
+    """python-engineio 4.15.1's ``AsyncSocket._websocket_handler``, on roomchat's WebSocket protocol.
+
+    The same upgrade (probe, NOOP to end the pending GET, UPGRADE), the same
+    reads and the same close, with three differences: frames come from the
+    protocol's ``Inbound`` (no task and no ``wait_for`` per frame, one timer
+    only while it waits); once upgraded, the send queue is attached to the
+    protocol's outbox (``SendQueue.attach``), so there is no writer task; and
+    unreadable frames are skipped with one log line (``frame_problem``). Under
+    another server, or with permessage-deflate, the writer is python-engineio's.
+    tests/transport/test_pins.py holds the hash of the upstream source this
+    copies: an upgrade of python-engineio fails there, naming this function.
+    """
+    proto: RoomchatWebSocketProtocol | None = getattr(ws.asgi_send, "__self__", None)
+    queue = self.queue
+    if not hasattr(proto, "start_inbound") or not isinstance(queue, SendQueue):  # not roomchat's protocol
+        return await _stock_ws_handler(self, ws)
+    assert proto is not None
+    server = self.server
+    inbound = proto.start_inbound()
+    timeout = server.ping_interval + server.ping_timeout
+    if self.connected:  # the socket was already connected (long-polling): this is an upgrade
+        if not await _upgrade(self, ws, inbound, timeout):
+            return
+    else:
+        self.connected = True
+        self.upgraded = True
+    writer = None
+    if proto.can_take_frames:
+        queue.attach(proto)
+    else:  # permessage-deflate: python-engineio's writer and uvicorn's framing
+        writer = asyncio.ensure_future(_stock_writer(self, ws))
+    server.logger.info("%s: Upgrade to websocket successful", self.sid)
+    await _read_frames(self, inbound, timeout)
+    if writer is not None:
+        await queue.put(None)  # unlock the writer so it can exit
+        await writer
+    else:
+        proto.flush()
+        await ws.close()
+    await self.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
+
+
+async def _upgrade(socket: async_socket.AsyncSocket, ws: asgi.WebSocket, inbound: Inbound, timeout: float) -> bool:
+    """The upgrade from long-polling: PING probe, PONG probe, NOOP to the poll, then UPGRADE. Whether it happened."""
+    socket.upgrading = True  # hold packet sends during the upgrade
+    probe = await _next_packet(inbound, timeout)
+    if probe is None or probe.packet_type != packet.PING or probe.data != "probe":
+        socket.server.logger.info("%s: Failed websocket upgrade, no PING packet", socket.sid)
+        socket.upgrading = False
+        return False
+    await ws.send(packet.Packet(packet.PONG, data="probe").encode())
+    await socket.queue.put(packet.Packet(packet.NOOP))  # end poll
+    upgrade = await _next_packet(inbound, timeout)
+    if upgrade is None or upgrade.packet_type != packet.UPGRADE:
+        socket.upgraded = False
+        socket.server.logger.info("%s: Failed websocket upgrade, expected UPGRADE packet", socket.sid)
+        socket.upgrading = False
+        return False
+    socket.upgraded = True
+    socket.upgrading = False
+    return True
+
+
+async def _next_packet(inbound: Inbound, timeout: float) -> packet.Packet | None:
+    try:
+        frame = await inbound.next_frame(timeout)
+    except TimeoutError:
+        return None
+    if frame is None or frame_problem(frame) is not None:
+        return None
+    return packet.Packet(encoded_packet=frame)
+
+
+async def _read_frames(socket: async_socket.AsyncSocket, inbound: Inbound, timeout: float) -> None:
+    """Hand each frame to the socket until the connection ends, is silent for ``timeout`` s, or sends too much."""
+    server = socket.server
+    max_size = server.max_http_buffer_size
+    trigger = server._trigger_event
+    sid = socket.sid
+    while True:
+        try:
+            frame = await inbound.next_frame(timeout)
+        except TimeoutError:
+            return
+        if frame is None or len(frame) > max_size:
+            return
+        try:
+            if type(frame) is str and frame[:1] == "4" and frame[1:2].isnumeric():
+                # A MESSAGE holding a Socket.IO packet (python-engineio keeps it as text when a digit follows the
+                # type): what AsyncSocket.receive does with it, without building the Packet.
+                await trigger("message", sid, frame[1:], run_async=False)
+                continue
+            problem = frame_problem(frame)
+            if problem is not None:
+                _bad_frame(sid, frame, problem)
+                continue
+            await socket.receive(packet.Packet(encoded_packet=frame))
+        except exceptions.UnknownPacketError:
+            pass
+        except exceptions.SocketIsClosedError:
+            server.logger.info("Receive error -- socket is closed")
+            return
+        except Exception:
+            # an unexpected exception: log it and go on reading, as python-engineio does
+            server.logger.exception("Unknown receive error")
+
+
+async def _stock_writer(socket: async_socket.AsyncSocket, ws: asgi.WebSocket) -> None:
+    """python-engineio's writer task: poll the queue, send each packet through the ASGI WebSocket."""
+    while True:
+        try:
+            packets = await socket.poll()
+        except exceptions.QueueEmpty:
+            break
+        if not packets:
+            break  # empty packet list returned -> connection closed
+        try:
+            for pkt in packets:
+                await ws.send(pkt.encode())
+        except Exception:  # noqa: BLE001  (python-engineio's writer stops on any failure to send)
+            break
+    await ws.close()
+
+
+# -- pings on a timer --------------------------------------------------------------------------------------
+
+def _timer_schedule_ping(self: async_socket.AsyncSocket) -> None:
+    """python-engineio's ``schedule_ping``, with a timer instead of a task sleeping ``ping_interval`` per connection."""
+    if self.last_ping:  # only schedule a new ping if the previous ping wait cycle completed
+        self.last_ping = None
+        asyncio.get_running_loop().call_later(self.server.ping_interval, _ping_due, self)
+
+
+def _ping_due(socket: async_socket.AsyncSocket) -> None:
+    """``_send_ping`` after its sleep: the PING packet, unless the socket is closing."""
+    if not socket.closing and not socket.closed:
+        socket.last_ping = time.time()
+        socket.queue.put_nowait(packet.Packet(packet.PING))
+
+
+# What apply() replaces, as python-engineio had it (tests/transport/test_pins.py hashes their source).
+REPLACED = {
+    "engineio.async_socket:AsyncSocket.poll": _poll,
+    "engineio.async_socket:AsyncSocket.handle_post_request": async_socket.AsyncSocket.handle_post_request,
+    "engineio.async_socket:AsyncSocket._websocket_handler": _stock_ws_handler,
+    "engineio.async_socket:AsyncSocket.schedule_ping": async_socket.AsyncSocket.schedule_ping,
+    "engineio.async_drivers.asgi:WebSocket.wait": _ws_wait,
+    "engineio.async_drivers.asgi:WebSocket.__call__": _ws_call,
+}
 
 
 def apply() -> None:
     """Apply every adjustment above to python-engineio (process-wide; idempotent)."""
     payload.Payload.max_decode_packets = max(payload.Payload.max_decode_packets, MAX_POST_PACKETS)
     if async_socket.AsyncSocket.poll is not _bounded_poll:
-        async_socket.AsyncSocket.poll = _bounded_poll  # type: ignore[method-assign]
+        async_socket.AsyncSocket.poll = _bounded_poll
     if async_socket.AsyncSocket.handle_post_request is not _lenient_post:
-        async_socket.AsyncSocket.handle_post_request = _lenient_post  # type: ignore[method-assign]
+        async_socket.AsyncSocket.handle_post_request = _lenient_post
     if asgi.WebSocket.wait is not _readable_ws_wait:
-        asgi.WebSocket.wait = _readable_ws_wait  # type: ignore[method-assign]
+        asgi.WebSocket.wait = _readable_ws_wait
     if asgi.WebSocket.__call__ is not _accounted_ws_call:
-        asgi.WebSocket.__call__ = _accounted_ws_call  # type: ignore[method-assign]
+        asgi.WebSocket.__call__ = _accounted_ws_call
+    if async_socket.AsyncSocket._websocket_handler is not _websocket_handler:
+        async_socket.AsyncSocket._websocket_handler = _websocket_handler
+    if async_socket.AsyncSocket.schedule_ping is not _timer_schedule_ping:
+        async_socket.AsyncSocket.schedule_ping = _timer_schedule_ping
 

@@ -32,7 +32,7 @@ class FanoutManager(socketio.AsyncManager):
     on this class, so delivery from other servers is fanned out the same way.
     """
 
-    async def emit(self, event: str, data: Any, namespace: str, room: str | None = None,  # type: ignore[override]
+    async def emit(self, event: str, data: Any, namespace: str, room: str | None = None,
                    skip_sid: Any = None, callback: Any = None, to: str | None = None, **kwargs: Any) -> None:
         room = to or room
         if callback is not None or namespace not in self.rooms:

@@ -126,7 +126,7 @@ class SocketServer(socketio.AsyncServer):
         """``refuser(sid, event_name, refusal)`` answers an emit refused here (its return value is the ack)."""
         self._refuser = refuser
 
-    async def _handle_event(self, eio_sid, namespace, id, data):  # type: ignore[no-untyped-def]
+    async def _handle_event(self, eio_sid, namespace, id, data):
         if not isinstance(data, list) or not data:
             # Not an emit: no event name to route. An ack id still gets its answer.
             event(log, "bad_packet", logging.WARNING, eio_sid=eio_sid, error="an EVENT whose data is not an array")
@@ -135,7 +135,7 @@ class SocketServer(socketio.AsyncServer):
             return None
         return await super()._handle_event(eio_sid, namespace, id, data)
 
-    async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):  # type: ignore[no-untyped-def]
+    async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):
         _wants_ack.set(id is not None)
         name, args = data[0], data[1:]
         handler = self.client_events.get(name) if type(name) is str else None
@@ -163,7 +163,7 @@ class SocketServer(socketio.AsyncServer):
         if ack_id is not None:
             await self._send_ack(eio_sid, namespace, ack_id, result)
 
-    async def _handle_eio_message(self, eio_sid, data):  # type: ignore[no-untyped-def]
+    async def _handle_eio_message(self, eio_sid, data):
         try:
             await self._route_packet(eio_sid, data)
         except Exception as exc:
@@ -212,7 +212,7 @@ class SocketServer(socketio.AsyncServer):
             f"This message could not be read: it must be JSON, nested at most {engine.MAX_JSON_DEPTH} deep, "
             "with integers of at most 99 digits"))
 
-    async def _handle_eio_disconnect(self, eio_sid, reason):  # type: ignore[no-untyped-def]
+    async def _handle_eio_disconnect(self, eio_sid, reason):
         await super()._handle_eio_disconnect(eio_sid, reason)
         # A long-polling client that closes still has a GET waiting for packets, and
         # python-engineio leaves it open (for ping_interval + ping_timeout; a Python
