@@ -177,8 +177,12 @@ class SocketServer(socketio.AsyncServer):
         if not isinstance(data, str):
             _bad_packet(eio_sid, data, "a binary attachment: roomchat takes JSON only")
             return
+        emit = _plain_emit(data)
         try:
-            pkt = self.packet_class(encoded_packet=data)
+            if emit is not None:  # the common case, read without a Packet: 2[...] or 2<ack id>[...]
+                emitted = self.packet_class.json.loads(emit[1])
+            else:
+                pkt = self.packet_class(encoded_packet=data)
         except (ValueError, RecursionError, TypeError) as exc:
             header = engine.emit_header(data)
             if header is None or (header.ack_id is None and not header.event_name):
@@ -187,17 +191,16 @@ class SocketServer(socketio.AsyncServer):
             await self._refuse_unreadable(eio_sid, header, "nested too deep" if isinstance(exc, RecursionError)
                                           else "undecodable")
             return
-        kind = pkt.packet_type
-        if kind == sio_packet.EVENT and engine.too_deep(data, pkt.data):
-            await self._refuse_unreadable(eio_sid, engine.EmitHeader(pkt.namespace or "/", pkt.id, _name_of(pkt.data)),
-                                          "nested too deep")
+        if emit is not None:
+            await self._route_event(eio_sid, data, emit[0], emitted)
             return
-        if kind == sio_packet.CONNECT:
+        kind = pkt.packet_type
+        if kind == sio_packet.EVENT:
+            await self._route_event(eio_sid, data, pkt.id, pkt.data, pkt.namespace)
+        elif kind == sio_packet.CONNECT:
             await self._handle_connect(eio_sid, pkt.namespace, pkt.data)
         elif kind == sio_packet.DISCONNECT:
             await self._handle_disconnect(eio_sid, pkt.namespace, self.reason.CLIENT_DISCONNECT)
-        elif kind == sio_packet.EVENT:
-            await self._handle_event(eio_sid, pkt.namespace, pkt.id, pkt.data)
         elif kind == sio_packet.ACK:
             await self._handle_ack(eio_sid, pkt.namespace, pkt.id, pkt.data)
         elif kind == sio_packet.BINARY_EVENT:
@@ -205,6 +208,14 @@ class SocketServer(socketio.AsyncServer):
                                _unreadable("Binary data is not accepted: a message is plain JSON"))
         else:
             _bad_packet(eio_sid, data, f"unexpected packet type {kind!r}")
+
+    async def _route_event(self, eio_sid: str, text: str, ack_id: int | None, data: Any,
+                           namespace: str | None = None) -> None:
+        if engine.too_deep(text, data):
+            await self._refuse_unreadable(eio_sid, engine.EmitHeader(namespace or "/", ack_id, _name_of(data)),
+                                          "nested too deep")
+            return
+        await self._handle_event(eio_sid, namespace, ack_id, data)
 
     async def _refuse_unreadable(self, eio_sid: str, header: engine.EmitHeader, reason: str) -> None:
         event(log, "unreadable_emit", eio_sid=eio_sid, emit=header.event_name, reason=reason)
@@ -220,6 +231,25 @@ class SocketServer(socketio.AsyncServer):
         socket = self.eio.sockets.get(eio_sid)
         if socket is not None and not socket.upgraded and reason == self.reason.CLIENT_DISCONNECT:
             socket.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))
+
+
+def _plain_emit(text: str) -> tuple[int | None, str] | None:
+    """An EVENT on the default namespace without attachments (``2[...``, ``2<ack id>[...``): (ack id, JSON).
+
+    None for anything else, which python-socketio's Packet reads (the same
+    answer for these: its ack id is the digits before the JSON).
+    """
+    if text[:1] != "2":
+        return None
+    bracket = text.find("[", 1, 18)
+    if bracket < 0:
+        return None
+    head = text[1:bracket]
+    if not head:
+        return None, text[1:]
+    if head.isascii() and head.isdigit():
+        return int(head), text[bracket:]
+    return None
 
 
 def _name_of(data: Any) -> str:

@@ -280,3 +280,37 @@ def test_a_quiet_connection_outlives_the_ping_timeout_on_timer_pings(server: Roo
         raw.wait_until(lambda: sum(p == "2" for p in raw.received) >= pings, f"{pings} pings",
                        timeout=pings * interval + 20)
         raw.sync()  # still connected and served
+
+
+def test_permessage_deflate_connections_take_the_stock_path_in_order(tmp_path: Path) -> None:
+    """With websocket_compression on, a client that negotiates deflate gets compressed frames, all, in order."""
+    from websockets.sync.client import connect
+
+    server = start_server(base_config(websocket_compression=True), tmp_path)
+    try:
+        ws_url = server.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        with connect(ws_url, compression="deflate", open_timeout=10) as deflated, \
+                RawClient(server.url, "websocket", timeout=20) as ann:
+            assert deflated.protocol.extensions, "the client and server did not negotiate permessage-deflate"
+            assert str(deflated.recv(10)).startswith("0")
+            deflated.send("40" + json.dumps({"room": "deflate", "name": "Zip"}))
+            got: list[int] = []
+
+            def read_until(done: Any) -> None:
+                while not done():
+                    frame = str(deflated.recv(20))
+                    if frame == "2":
+                        deflated.send("3")
+                    elif frame.startswith('42["message"'):
+                        got.append(json.loads(frame[2:])[1]["data"]["message"]["value"]["n"])
+                    elif frame.startswith('42["initial-response"'):
+                        got.append(-1)
+
+            read_until(lambda: -1 in got)
+            ann.join("deflate", name="Ann")
+            ann.send_many(["42" + json.dumps(["broadcast-message", {"type": "x-seq", "value": {"n": n}}])
+                           for n in range(300)])
+            read_until(lambda: len(got) >= 301)
+            assert got == [-1, *range(300)]
+    finally:
+        server.stop()
