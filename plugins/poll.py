@@ -1,10 +1,14 @@
 """``poll``, ``vote`` and ``poll-results``: polls whose tally the server keeps.
 
 - ``poll`` (broadcast only) ``{"question", "options": [2..10 strings], "multiple"?: false}``:
-  the room gets it as sent with ``"id"`` added (first), the id of the
-  delivered message, which votes name (an ``id`` the sender put in is
-  replaced). The sender's ack carries it too. Only the roles in the room's
-  ``creators`` setting may open a poll (others get ``forbidden``).
+  the room gets it as sent with ``"id"`` added (first): the poll's id, which
+  votes and results name (an ``id`` the sender put in is replaced). The
+  sender's ack carries it too. It is the message's ``ctx.ref``, given before
+  delivery, and not the delivered message's own id (a message's id is given
+  at delivery, in the room's order; reactions name that one). A vote or a
+  ``poll-close`` may also name the poll by its message's id (clients written
+  when the two were the same). Only the roles in the room's ``creators``
+  setting may open a poll (others get ``forbidden``).
 - ``vote`` ``{"poll": <id>, "option": <index> | <the option's text> | [...]}``:
   counted and consumed (nobody receives the vote itself). An option is named
   by its index (from 0) or by its text (exactly, or ignoring case and
@@ -26,9 +30,10 @@
   ``multiple`` poll the counts may add up to more). Clients cannot send it.
 
 State lives in the plugin's store (``chat.store``), so the servers of a
-cluster share a poll: ``<room>:<id>`` (the poll, kept ``keep_seconds``) and
-``<room>:<id>:votes`` (a hash: user ID -> the option indices picked, kept
-``keep_seconds`` after the last vote).
+cluster share a poll and it outlives a restart: ``<room>:<id>`` (the poll,
+kept ``keep_seconds``), ``<room>:<id>:votes`` (a hash: user ID -> the option
+indices picked, kept ``keep_seconds`` after the last vote) and
+``<room>:message:<message id>`` (the poll's id, for votes that name its message).
 """
 
 from __future__ import annotations
@@ -138,29 +143,38 @@ def poll_key(room: str, poll_id: str) -> str:
     return f"{room}:{poll_id}"
 
 
+def message_key(room: str, message_id: str) -> str:
+    """Where the id of the poll a message carried is kept, by the message's id."""
+    return f"{room}:message:{message_id}"
+
+
 def votes_key(room: str, poll_id: str) -> str:
     """Where a poll's votes are kept: a hash of user ID to the option indices picked."""
     return f"{room}:{poll_id}:votes"
 
 
 async def open_poll(ctx: MessageContext) -> None:
-    """Check the creator's role, give the poll its id, and keep it for the votes to come."""
+    """Check the creator's role, give the poll its id (the message's ``ref``), and keep it for the votes to come."""
     settings: PollSettings = ctx.settings
     if ctx.sender.role not in settings.creators:
         ctx.refuse("forbidden", f"{ctx.sender.role.value.title()}s may not open polls in this room")
-    assert ctx.id is not None  # the dispatcher assigns it before the handlers run
     sent = ctx.value
     poll = {"question": sent["question"], "options": sent["options"], "multiple": sent.get("multiple", False),
             "creator": ctx.sender.id}
-    await ctx.chat.store.set(poll_key(ctx.room, ctx.id), poll, ttl=settings.keep_seconds)
-    ctx.value = {"id": ctx.id, **{key: value for key, value in sent.items() if key != "id"}}
+    store, room, poll_id = ctx.chat.store, ctx.room, ctx.ref
+    await store.set(poll_key(room, poll_id), poll, ttl=settings.keep_seconds)
+    ctx.value = {"id": poll_id, **{key: value for key, value in sent.items() if key != "id"}}
+
+    async def name_by_message(data: dict[str, Any]) -> None:
+        await store.set(message_key(room, data["id"]), poll_id, ttl=settings.keep_seconds)
+
+    ctx.after_delivery(name_by_message)
 
 
 async def count_vote(ctx: MessageContext) -> None:
     """Record the sender's vote (replacing an earlier one), consume it, and send the tally to the room."""
     store = ctx.chat.store
-    poll_id = ctx.value["poll"]
-    poll = await _poll_taking_votes(ctx, poll_id)
+    poll_id, poll = await _poll_taking_votes(ctx, ctx.value["poll"])
     picked = _picked(ctx, poll)
     stored = await store.hash_set(votes_key(ctx.room, poll_id), str(ctx.sender.id), picked,
                                only_if_new=not ctx.settings.change_votes, ttl=ctx.settings.keep_seconds)
@@ -173,8 +187,7 @@ async def count_vote(ctx: MessageContext) -> None:
 
 async def close_poll(ctx: MessageContext) -> None:
     """End a poll (its creator, a teacher or an admin), consume the request, send the final results."""
-    poll_id = ctx.value["poll"]
-    poll = await _poll_taking_votes(ctx, poll_id)
+    poll_id, poll = await _poll_taking_votes(ctx, ctx.value["poll"])
     if ctx.sender.id != poll["creator"] and ctx.sender.role not in (Role.TEACHER, Role.ADMIN):
         ctx.refuse("forbidden", "Only the poll's creator, a teacher or an admin may close it")
     await ctx.chat.store.set(poll_key(ctx.room, poll_id), {**poll, "closed": True}, ttl=ctx.settings.keep_seconds)
@@ -182,14 +195,23 @@ async def close_poll(ctx: MessageContext) -> None:
     await ctx.send_to_room({**await tally(ctx, poll_id, len(poll["options"])), "closed": True}, type="poll-results")
 
 
-async def _poll_taking_votes(ctx: MessageContext, poll_id: str) -> dict[str, Any]:
-    """The poll, if it exists in this room and is not closed (else ``validation_failed`` on ``poll``)."""
-    poll = await ctx.chat.store.get(poll_key(ctx.room, poll_id))
+async def _poll_taking_votes(ctx: MessageContext, named: str) -> tuple[str, dict[str, Any]]:
+    """The poll's id and the poll, if it exists in this room and is not closed (else ``validation_failed`` on ``poll``).
+
+    ``named`` is the poll's id, or the id of the message that opened it.
+    """
+    store, room = ctx.chat.store, ctx.room
+    poll_id = named
+    poll = await store.get(poll_key(room, poll_id))
+    if poll is None:
+        by_message = await store.get(message_key(room, named))
+        if isinstance(by_message, str):
+            poll_id, poll = by_message, await store.get(poll_key(room, by_message))
     if poll is None:
         ctx.invalid("there is no open poll with this id in this room", ("poll",), "unknown_poll")
     if poll.get("closed"):
         ctx.invalid("this poll is closed", ("poll",), "poll_closed")
-    return poll
+    return poll_id, poll
 
 
 def _picked(ctx: MessageContext, poll: dict[str, Any]) -> list[int]:

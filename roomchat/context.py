@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -34,8 +34,10 @@ class MessageState:
     message_type: MessageType | None
     value: Any
     loaded: Any
+    ref: str = ""
     id: str | None = None
     consumed: bool = False
+    after: list[Callable[[dict[str, Any]], Any]] | None = None  # ``after_delivery`` callbacks
 
     def wire_value(self) -> Any:
         """The value as JSON data: what recipients get."""
@@ -55,14 +57,16 @@ class MessageContext:
     does not know), ``value`` (what the type validated: a model instance for a
     model type, else the validated data), ``wire_value`` (the value as JSON
     data, as recipients get it), ``target`` (the addressed user's ID, or None
-    for a broadcast), ``is_broadcast``, ``id`` (the id the delivered message
-    carries, known before the handlers run; a consumed message's ack has it
-    too), ``consumed``; and this plugin's own ``chat`` (its ``roomchat.Chat``)
+    for a broadcast), ``is_broadcast``, ``ref`` (a reference unique to this
+    message, known from the start: a poll's id, say), ``id`` (the id the
+    delivered message carries: None until it is delivered, so set in
+    ``roomchat_message_delivered``), ``consumed``; and this plugin's own ``chat`` (its ``roomchat.Chat``)
     and ``settings`` (its settings for this room: its settings model, or a dict).
     Act: change ``value`` to transform what recipients get (a model, or JSON
     data); ``reply`` / ``send_to_room`` / ``send_to_user`` to answer as the
     room (ID 0); ``consume()`` to stop delivery; ``invalid(...)`` to refuse
-    with ``validation_failed``; ``refuse(...)`` to refuse with any other code.
+    with ``validation_failed``; ``refuse(...)`` to refuse with any other code;
+    ``after_delivery(fn)`` to learn the id the message was delivered with.
 
     Each plugin gets a view of its own (its ``chat`` and ``settings``) over the
     one message: a change of ``value`` or ``consume()`` is seen by the plugins
@@ -112,8 +116,17 @@ class MessageContext:
         return self._message.target is None
 
     @property
+    def ref(self) -> str:
+        """A reference unique to this message among all messages of every server and restart, known from the start.
+
+        Not a message id (ids are given at delivery, in the room's order): use it
+        for what a handler must name before delivery (the poll plugin's poll id).
+        """
+        return self._message.ref
+
+    @property
     def id(self) -> str | None:
-        """The id the delivered message carries (a consumed message's ack carries it too)."""
+        """The id the delivered message carries: None until delivery (set in ``roomchat_message_delivered``)."""
         return self._message.id
 
     @property
@@ -138,6 +151,19 @@ class MessageContext:
     def consume(self) -> None:
         """Deliver this message to nobody; later handlers are skipped; the sender's ack still says it was accepted."""
         self._message.consumed = True
+
+    def after_delivery(self, callback: Callable[[dict[str, Any]], Any]) -> None:
+        """Call ``callback(data)`` once the message is delivered, with its ``message`` event's data (its id included).
+
+        ``data`` is a copy; ``callback`` may be ``async`` (awaited within the
+        handler time limit, before the sender's ack). Not called for a message
+        that is consumed or refused. For what a handler must tie to the
+        message's id, which is given only at delivery (``ctx.ref`` is known before).
+        """
+        state = self._message
+        if state.after is None:
+            state.after = []
+        state.after.append(callback)
 
     def refuse(self, code: str, message: str, **details: Any) -> NoReturn:
         """Refuse the message with a PROTOCOL.md code; nobody receives it.

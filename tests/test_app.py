@@ -78,16 +78,21 @@ async def run_lifespan(app: Any) -> list[str]:
     return answers
 
 
-def test_the_asgi_lifespan_starts_and_stops_the_server() -> None:
+def stored(tmp_path: Any) -> Config:
+    """A config whose storage is an SQLite file in the test's folder (never the working directory's)."""
+    return parse_config({"storage": {"url": f"sqlite:///{tmp_path / 'roomchat.sqlite3'}"}})
+
+
+def test_the_asgi_lifespan_starts_and_stops_the_server(tmp_path: Any) -> None:
     plugin = Lifecycle()
-    chat = ChatServer(Config(), extra_plugins={"life": plugin})
+    chat = ChatServer(stored(tmp_path), extra_plugins={"life": plugin})
     answers = asyncio.run(run_lifespan(chat.asgi_app()))
     assert answers == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert plugin.calls == ["startup", "shutdown"]
 
 
-def test_a_failed_start_up_fails_the_lifespan_and_is_logged(caplog: Any) -> None:
-    chat = ChatServer(Config())
+def test_a_failed_start_up_fails_the_lifespan_and_is_logged(caplog: Any, tmp_path: Any) -> None:
+    chat = ChatServer(stored(tmp_path))
 
     async def broken() -> None:
         raise OSError("the state backend is unreachable")

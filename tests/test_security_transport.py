@@ -149,7 +149,7 @@ def test_only_the_lifecycle_events_are_registered_with_python_socketio() -> None
 
     chat = ChatServer(Config())
     assert set(chat.sio.handlers["/"]) == {"connect", "disconnect"}
-    assert set(chat.sio.client_events) == {"message", "broadcast-message", "*"}
+    assert set(chat.sio.client_events) == {"message", "broadcast-message", "get-history", "*"}
     with pytest.raises(ValueError, match="client_event"):
         chat.sio.on("get-history", lambda *a: None)
 

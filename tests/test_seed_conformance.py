@@ -142,7 +142,7 @@ def test_a_seed_clients_poll_and_vote_work(server) -> None:
         sent = {"question": "Lunch?", "options": ["Pizza", "Soup"]}
         ack = ann.broadcast("poll", sent)
         poll = delivered(bob, ack)["message"]["value"]
-        assert poll == {"id": ack["data"]["id"], **sent}  # as sent, with the id votes name
+        assert poll == {"id": ack["data"]["message"]["value"]["id"], **sent}  # as sent, with the id votes name
         vote = bob.broadcast("vote", {"poll": poll["id"], "option": "Soup"})
         assert vote["msg"] == "Message sent"
         results = ann.wait_message(lambda data: data["message"]["type"] == "poll-results")

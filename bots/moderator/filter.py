@@ -153,7 +153,7 @@ class ModeratorFilter:
             "user": ctx.sender.as_wire(),
             "type": ctx.type,
             "to": ctx.target,
-            "id": ctx.id,
+            "id": ctx.ref,  # judged before delivery gives it an id
             "outcome": verdict.outcome,
             "dry_run": verdict.dry_run,
             "hits": [h.as_wire() for h in verdict.hits],
@@ -218,7 +218,8 @@ class FlagValue(BaseModel):
     user: dict[str, Any] = Field(description="the sender, as the protocol shows users: {ID, role, name}")
     type: str = Field(description="the flagged message's type (never its value)")
     to: int | None = Field(description="the addressed user of a direct message; null for a broadcast")
-    id: str | None = Field(description="the message's id")
+    id: str | None = Field(description="a reference to the flagged message (its ctx.ref: it is judged before "
+                                       "delivery gives it an id)")
     outcome: Literal["blocked", "redacted", "delivered"]
     dry_run: bool
     hits: list[FlagHit]

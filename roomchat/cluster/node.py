@@ -22,6 +22,12 @@ needs beyond that, as three loops, with its collaborators given explicitly
   it compares its rosters with Redis (``reconcile``) once every live server
   has had time to resync.
 
+Beside the loops it runs the cluster's message feed (``messages.py``: every
+server delivers messages in the order of their ids), keeps the database's
+copy of the cluster's state in step (``WriteThrough.restore`` when Redis
+comes back without its data, or is new), and remembers the highest guest ID
+in the database (a floor for Redis' counter at start-up).
+
 docs/scaling.md says what is and is not guaranteed.
 
 Retries: the heartbeat and the feed retry Redis on their own loops, sooner
@@ -42,17 +48,22 @@ import time
 import uuid
 from collections.abc import Awaitable
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
 from .. import protocol
 from ..config import ClusterConfig
 from ..core.announcing import Step
-from ..core.delivery import Transport, room_channel
+from ..core.delivery import Delivery, Transport, room_channel
 from ..logs import event
+from ..storage.errors import StorageUnavailable
+from ..storage.guests import DatabaseGuestIds
+from ..storage.history import History
+from ..storage.kv import WriteThrough
 from ..users import User
 from .manager import Subscription
+from .messages import ClusterOutbox, MessageFeed
 from .state import (
     STREAM_MAXLEN,
     ZERO,
@@ -70,6 +81,7 @@ log = logging.getLogger("roomchat.cluster")
 FEED_BLOCK_MS = 1000
 FEED_BATCH = 500
 FIRST_RETRY = 0.2
+REMEMBER_GUESTS_EVERY = 30  # heartbeats between two writes of the highest guest ID to the database
 
 
 class Rooms(Protocol):
@@ -110,6 +122,22 @@ class ClusterNode:
         self._beat_ms = int(self.settings.dead_after_seconds * 1000)
         self._feed_moved = time.monotonic()  # when the feed last read the stream or applied an event
         self._closing: set[asyncio.Task[None]] = set()
+        self.messages: MessageFeed | None = None  # made by ``outbox``
+        self.delivery: Delivery | None = None  # given to ``outbox``
+        self.guests: DatabaseGuestIds | None = None  # the database's memory of guest IDs (``durable``)
+        self._beats = 0
+
+    # -- what the composition root wires ------------------------------------------
+
+    def outbox(self, history: History, delivery: Delivery) -> ClusterOutbox:
+        """The cluster's outbox for ``delivery``, and this server's feed of the cluster's messages."""
+        self.delivery = delivery
+        self.messages = MessageFeed(self.link, delivery)
+        return ClusterOutbox(history, self.messages)
+
+    def durable(self, guests: DatabaseGuestIds) -> None:
+        """Keep Redis' guest IDs above what the database remembers, and write them back now and then."""
+        self.guests = guests
 
     # -- life -------------------------------------------------------------------
 
@@ -117,9 +145,33 @@ class ClusterNode:
         """Start the loops; a Redis that is down is waited for, not fatal."""
         self.subscription.start()
         event(log, "cluster_starting", server=self.id, redis=_safe_url(self.link.url), prefix=self.link.prefix)
+        await self._guest_floor()
+        if self.messages is not None:
+            self.messages.start()
+            await self.messages.subscribed(timeout=2.0)  # messages sent from now on reach this server
         await self._beat(first=True)
         self._spawn(self._beat_loop())
         self._spawn(self._feed_loop())
+
+    async def _guest_floor(self) -> None:
+        if self.guests is None:
+            return
+        guest_ids = self.backend.guest_ids
+        try:
+            highest = await self.guests.highest()
+        except StorageUnavailable:
+            return
+        if hasattr(guest_ids, "highest"):
+            guest_ids.highest = max(guest_ids.highest, highest)
+
+    async def _remember_guests(self) -> None:
+        highest = getattr(self.backend.guest_ids, "highest", 0)
+        if self.guests is None or highest <= 0:
+            return
+        try:
+            await self.guests.remember(highest)
+        except StorageUnavailable:
+            pass  # next time; Redis' counter and the clock keep IDs unique meanwhile
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         self._tasks.append(asyncio.ensure_future(coro))
@@ -129,6 +181,9 @@ class ClusterNode:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, self.subscription.stop(), return_exceptions=True)
+        if self.messages is not None:
+            await self.messages.stop()
+        await self._remember_guests()
         if not self.link.up:
             return
         try:
@@ -152,6 +207,9 @@ class ClusterNode:
                 log.exception("cluster heartbeat failed")
                 ok = False
             failures = 0 if ok else min(failures + 1, 16)
+            self._beats += 1
+            if self._beats % REMEMBER_GUESTS_EVERY == 0:
+                await self._remember_guests()
 
     async def _beat(self, first: bool = False) -> bool:
         """One heartbeat (and health check, resync, reaping); False when Redis did not answer."""
@@ -159,16 +217,20 @@ class ClusterNode:
             keys = [self.link.key("server", self.id, "hb"), self.link.key("servers"), self.link.key("epoch")]
             proposal = uuid.uuid4().hex  # fresh each time: a new epoch never equals an old one
             existed, epoch = await self.link.heartbeat(keys=keys, args=[self.id, self._beat_ms, proposal])
+            lost = self._epoch is not None and epoch != self._epoch
             if self._epoch is None:  # the first answer: read the stream from here on
-                last = await self.link.client.xrevrange(self.link.key("events"), count=1)
+                last: Any = await self.link.client.xrevrange(self.link.key("events"), count=1)
                 self.presence.position = parse_id(last[0][0]) if last else ZERO
                 self._position_known.set()
-            elif epoch != self._epoch:
+            elif lost:
                 event(log, "redis_data_lost", logging.WARNING, effect="this server registers its connections again")
                 self._rewind = True
             self._epoch = epoch
+            restore = lost or text(epoch) == proposal  # Redis lost its data, or is new: put the durable state back
             recovered = not self.link.up
             self.link.up = True
+            if restore:
+                await self._restore_state()
             if recovered and not first:
                 event(log, "redis_up", url=_safe_url(self.link.url))
                 self._reconcile_at = time.monotonic() + self.settings.dead_after_seconds
@@ -186,6 +248,17 @@ class ClusterNode:
             return False
         except Unavailable:
             return False
+
+    async def _restore_state(self) -> None:
+        kv = self.backend.kv
+        if not isinstance(kv, WriteThrough):
+            return
+        try:
+            await kv.restore()
+        except StorageUnavailable as exc:
+            event(log, "state_not_restored", logging.ERROR, reason=exc.reason,
+                  effect="plugins' state (bans, polls...) is missing from Redis until the database answers "
+                         "and Redis is restored")
 
     async def _resync(self) -> None:
         """Make Redis hold exactly this server's live connections (after Redis lost them, or reaped us)."""
@@ -248,7 +321,7 @@ class ClusterNode:
                     self.presence.rewind()
                 try:
                     position = self.presence.position
-                    reply = await client.xread({stream: f"{position[0]}-{position[1]}"}, count=FEED_BATCH,
+                    reply: Any = await client.xread({stream: f"{position[0]}-{position[1]}"}, count=FEED_BATCH,
                                                block=FEED_BLOCK_MS)
                 except (RedisError, OSError) as exc:
                     if not lost:
@@ -318,11 +391,15 @@ class ClusterNode:
         """
         name, payload = ((protocol.USER_CONNECTED, protocol.user_connected(change.user)) if change.arrived
                          else (protocol.USER_DISCONNECTED, protocol.user_disconnected(change.user)))
-        skip = self.presence.skip(change) or None
-        transport = self.transport
+        skip = self.presence.skip(change)
+        transport, delivery = self.transport, self.delivery
 
         async def announce() -> None:
-            await transport.emit(name, payload, to=room_channel(change.room), skip_sid=skip, ignore_queue=True)
+            if delivery is not None:  # a join waiting for its history gets it after its history
+                await delivery.announce(change.room, name, payload, skip, ignore_queue=True)
+            else:
+                await transport.emit(name, payload, to=room_channel(change.room), skip_sid=skip or None,
+                                     ignore_queue=True)
 
         self.rooms.announce(change.room, announce)
 

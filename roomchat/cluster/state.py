@@ -425,8 +425,8 @@ class RedisPresence(Presence):
         keys = [f"{base}:order", f"{base}:users", f"{base}:conns:{user.id}",
                 self.link.key("server", self.server_id, "conns"), self.link.key("events"), f"{base}:n",
                 self.link.key("guest_ids")]
-        args = [user.id, user_json(user), sid, self.server_id, room, STREAM_MAXLEN, int(want_snapshot), base,
-                self.guest_id_start]
+        args: list[Any] = [user.id, user_json(user), sid, self.server_id, room, STREAM_MAXLEN, int(want_snapshot),
+                           base, self.guest_id_start]
         first, raw_id, rows = await self.link.call(lambda: self.link.join(keys=keys, args=args))
         return first, parse_id(raw_id), _rows(rows)
 
@@ -446,7 +446,7 @@ class RedisPresence(Presence):
         """Remove a connection in Redis: 1 if it was its user's last in the room."""
         base = self.link.room_key(room)
         keys = [f"{base}:order", f"{base}:users", f"{base}:conns:{uid}", self.link.key("events")]
-        args = [uid, sid, room, STREAM_MAXLEN, self.link.prefix]
+        args: list[Any] = [uid, sid, room, STREAM_MAXLEN, self.link.prefix]
         return int(await self.link.call(lambda: self.link.leave(keys=keys, args=args)))
 
     async def members(self, room: str) -> list[User]:

@@ -55,7 +55,7 @@ class Admission:
             present = await self.state.presence.count(request.room) + self.pending(request.room)
             if present >= room_config.max_users:
                 raise Refusal("room_full", f"Room {request.room!r} is full ({room_config.max_users} users)")
-        return Session(sid, request.room, room_config, user, pipeline)
+        return Session(sid, request.room, room_config, user, pipeline, request.catch_up)
 
     async def _ask_plugins(self, pipeline: RoomPipeline, room: str, user: User) -> None:
         """``roomchat_check_join`` of each plugin the room runs, in pluggy's order, until one refuses."""

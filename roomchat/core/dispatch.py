@@ -11,7 +11,11 @@ For every ``message`` and ``broadcast-message`` emit, in this order:
 3. the target of a direct message (``invalid_target``, ``user_not_found``);
 4. the all-types hooks (``roomchat_check_message``: moderation, policy), then
    the type's own handlers (transform, answer, consume);
-5. delivery, then ``roomchat_message_delivered``.
+5. delivery (the message's id is given here, in the room's order: a handler
+   that must name the message before it uses ``ctx.ref``), then
+   ``roomchat_message_delivered``.
+
+``get-history`` (with an ack) pages back through the room's history.
 
 The type is looked up in a dict, so registering more types costs the others
 nothing; a message whose type has no handlers in a room without all-types
@@ -21,6 +25,7 @@ hooks skips step 4 entirely.
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import json
 import logging
@@ -34,8 +39,9 @@ from ..errors import Refusal
 from ..logs import event
 from ..protocol import Message
 from ..state.base import StateBackend
+from ..storage.history import History
 from ..users import ROOM_ID
-from .delivery import Delivery, Transport, room_channel, user_channel
+from .delivery import Delivery, Transport
 from .plugin_host import Step, TypeEntry
 from .sessions import Session, Sessions
 
@@ -46,20 +52,20 @@ DELIVERED = "roomchat_message_delivered"
 
 
 class Dispatcher:
-    """The ``message`` and ``broadcast-message`` handlers (and the refusal of any other event).
+    """The ``message``, ``broadcast-message`` and ``get-history`` handlers (and the refusal of any other event).
 
-    Further client events (issue 13's ``get-history``) are handlers like these,
-    routed to by the composition root (``SocketServer.client_event``).
+    The composition root routes the events here (``SocketServer.client_event``).
     """
 
     def __init__(self, handler_timeout: float, sessions: Sessions, state: StateBackend, delivery: Delivery,
-                 transport: Transport) -> None:
+                 transport: Transport, history: History) -> None:
         self.timeout = handler_timeout
         self.sessions = sessions
         self.presence = state.presence
         self.rate_limiter = state.rate_limiter
         self.delivery = delivery
         self.transport = transport
+        self.history = history
 
     async def direct(self, sid: str, message: Any = None, user_id: Any = None, *_: Any) -> dict[str, Any] | None:
         """``message``: send to one user of the sender's room."""
@@ -69,13 +75,34 @@ class Dispatcher:
         """``broadcast-message``: send to every user of the room but the sender."""
         return await self._handle(sid, protocol.BROADCAST, message, None, direct=False)
 
+    async def get_history(self, sid: str, request: Any = None, *_: Any) -> dict[str, Any] | None:
+        """``get-history`` ``{"before"?, "limit"?}``: the messages just before ``before`` (or the latest), in the ack.
+
+        Rate-limited like any emit; without an ack callback it is refused with ``invalid_message``.
+        """
+        session = await self._ready_session(sid)
+        if session is None:
+            return None
+        try:
+            if not self.transport.wants_ack():
+                raise Refusal("invalid_message", "get-history answers in its ack: emit it with an ack callback")
+            asked = protocol.parse_history_request(request)
+            await self._rate_limit(session)
+            if not session.keeps_history:
+                return protocol.history_payload({"messages": [], "complete": False})
+            page = await self.history.before(session.room, session.user.id, asked.before, asked.limit)
+        except Refusal as refusal:
+            return await self._refuse(session, protocol.GET_HISTORY, refusal)
+        return protocol.history_payload(page.payload())
+
     async def other_event(self, event_name: Any, sid: str, *_: Any) -> dict[str, Any] | None:
         """Any other event: refused with ``invalid_message``, so an ack callback is answered, not left to time out."""
         session = await self._ready_session(sid)
         if session is None:
             return None
         shown = str(event_name)[:MAX_EVENT_NAME]  # a raw packet may name an event with a number
-        refusal = Refusal("invalid_message", f"There is no event {shown!r}: emit 'message' or 'broadcast-message'")
+        refusal = Refusal("invalid_message",
+                          f"There is no event {shown!r}: emit 'message', 'broadcast-message' or 'get-history'")
         return await self._refuse(session, shown, refusal)
 
     async def refuse(self, sid: str, event_name: str, refusal: Refusal) -> dict[str, Any] | None:
@@ -120,14 +147,7 @@ class Dispatcher:
         room = session.room_config
         if _json_size(message) > room.max_message_bytes:
             raise Refusal("too_large", f"Messages in this room are at most {room.max_message_bytes} bytes as JSON")
-        limit = room.rate_limit
-        # Configured bots are not rate limited: a quiz answering 30 students at once is not a flood.
-        if limit is not None and not session.user.bot and not await self.rate_limiter.hit(
-            session.rate_key, limit.messages, limit.per_seconds
-        ):
-            raise Refusal(
-                "rate_limited", f"Slow down: at most {limit.messages} messages per {limit.per_seconds:g} seconds"
-            )
+        await self._rate_limit(session)
         pipeline = session.pipeline
         entry = pipeline.types.get(message.type)
         loaded = message.value
@@ -149,6 +169,16 @@ class Dispatcher:
             return await self._deliver(session, message, target_id)  # nothing to run: the fast path
         return await self._run_plugins(session, message, loaded, target_id, entry)
 
+    async def _rate_limit(self, session: Session) -> None:
+        limit = session.room_config.rate_limit
+        # Configured bots are not rate limited: a quiz answering 30 students at once is not a flood.
+        if limit is not None and not session.user.bot and not await self.rate_limiter.hit(
+            session.rate_key, limit.messages, limit.per_seconds
+        ):
+            raise Refusal(
+                "rate_limited", f"Slow down: at most {limit.messages} messages per {limit.per_seconds:g} seconds"
+            )
+
     async def _target(self, session: Session, raw: Any) -> int:
         target_id = protocol.parse_target(raw)
         if target_id == ROOM_ID or await self.presence.member(session.room, target_id) is None:
@@ -158,8 +188,8 @@ class Dispatcher:
     async def _run_plugins(self, session: Session, message: Message, loaded: Any, target_id: int | None,
                            entry: TypeEntry | None) -> dict[str, Any]:
         state = MessageState(session.room, session.room_config, session.user, message.type, target_id,
-                             entry.message_type if entry is not None else None, loaded, loaded)
-        state.id = self.delivery.new_id()  # known to handlers before delivery (a poll's id, say)
+                             entry.message_type if entry is not None else None, loaded, loaded,
+                             ref=self.delivery.new_ref())  # a handle before delivery (a poll's id, say)
         for step in session.pipeline.checks:
             ctx = MessageContext(state, step.chat, step.settings)
             pending = self._start(step, ctx, CHECK)
@@ -172,18 +202,32 @@ class Dispatcher:
                 if state.consumed:
                     break
         message.value = state.wire_value()
-        if state.consumed:
-            return self.delivery.data(session.user.id, message, state.id, to=target_id)
-        data = await self._deliver(session, message, target_id, state.id)
+        if state.consumed:  # its ack carries an id of the sequence that no message has (a gap in history)
+            data = self.delivery.data(session.user.id, message, to=target_id)
+            data["id"] = await self.delivery.consumed_id()
+            return data
+        data = await self._deliver(session, message, target_id)
+        state.id = data["id"]
+        if state.after:
+            await self._after_delivery(state, data)
         for step in session.pipeline.delivered:
             ctx = MessageContext(state, step.chat, step.settings)
             try:
-                pending = self._start(step, ctx, DELIVERED, data=data)
+                # A copy: what recipients got (and history keeps) must not change after delivery.
+                pending = self._start(step, ctx, DELIVERED, data=copy.deepcopy(data))
                 if pending:
                     await self._finish(step, ctx, DELIVERED, pending)
             except Refusal:
                 pass  # too late to refuse; the message is out
         return data
+
+    async def _after_delivery(self, state: MessageState, data: dict[str, Any]) -> None:
+        """The handlers' ``ctx.after_delivery`` callbacks: each within handler_timeout, a failure logged, never a refusal."""
+        for callback in state.after or ():
+            try:
+                await run_within(self.timeout, callback, copy.deepcopy(data))
+            except Exception:  # too late to refuse: the message is out
+                log.exception("an after_delivery callback failed on a %s message", state.type)
 
     def _start(self, step: Step, ctx: MessageContext, hook: str, **more: Any) -> list[Any]:
         """Call one plugin's implementation of a message hook (through pluggy); what it returned, to await.
@@ -230,16 +274,15 @@ class Dispatcher:
             log.exception("plugin %s failed: %s on a %s message", plugin, _name(fn), ctx.type)
             raise Refusal("plugin_error", f"A plugin failed on this message ({what})") from None
 
-    async def _deliver(self, session: Session, message: Message, target_id: int | None,
-                       message_id: str | None = None) -> dict[str, Any]:
+    async def _deliver(self, session: Session, message: Message, target_id: int | None) -> dict[str, Any]:
         delivery = self.delivery
-        data = delivery.data(session.user.id, message, message_id, to=target_id)
+        data = delivery.data(session.user.id, message, to=target_id)
         if target_id is not None:
-            await delivery.send(data, user_channel(session.room, target_id))
+            skip: list[str] = []
         else:
             sids = await self.presence.sids(session.room, session.user.id)
-            await delivery.send(data, room_channel(session.room), sids if len(sids) > 1 else session.sid)
-        return data
+            skip = sids if len(sids) > 1 else [session.sid]
+        return await delivery.send(session.room, data, target_id, skip, session.keeps_history)
 
 
 # allow_nan=False: Python reads NaN and Infinity, which JavaScript recipients cannot parse.

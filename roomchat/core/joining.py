@@ -13,7 +13,9 @@ lock: an emit to a connection past its ping timeout closes that connection
 and runs its disconnect handler inside the emit, and that handler takes the
 lock. A joiner enters the room's channels when its ``initial-response`` goes
 out, so it hears of exactly the changes posted after its join, and user
-lists and join/leave events never disagree.
+lists and join/leave events never disagree. A joiner that asked for history
+gets it from ``HistoryOnJoin`` (core/catchup.py), which holds its live
+messages from just before it enters the channels until its ``history`` is out.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from ..state.base import StateBackend
 from ..users import User
 from .admission import Admission
 from .announcing import Announcer, Step
-from .delivery import Transport, room_channel, user_channel
+from .catchup import HistoryOnJoin
+from .delivery import Delivery, Transport, room_channel, user_channel
 from .identity import Authenticator
 from .plugin_host import PluginHost
 from .plugin_host import Step as PluginStep
@@ -76,11 +79,13 @@ class Joins:
     """The connect and disconnect handlers, and each room's order of joins, leaves and their announcements."""
 
     def __init__(self, plugins: PluginHost, auth: Authenticator, state: StateBackend, transport: Transport,
-                 sessions: Sessions) -> None:
+                 sessions: Sessions, delivery: Delivery, history: HistoryOnJoin) -> None:
         self.plugins = plugins
         self.presence = state.presence
         self.transport = transport
         self.sessions = sessions
+        self.delivery = delivery
+        self.history = history
         self.locks = RoomLocks()
         self.announcer = Announcer()
         self.plugin_news = Announcer()  # per room, plugins hear of joins and leaves in the room's order
@@ -102,9 +107,7 @@ class Joins:
             ) from None
         self.sessions[sid] = session
         self._pending[session.room] += 1
-        task = asyncio.create_task(self._join(session))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._join(session))
 
     async def _join(self, session: Session) -> None:
         """Record the join under the room's lock and post its announcements (``_greet`` makes them)."""
@@ -134,40 +137,62 @@ class Joins:
     async def _greet(self, session: Session, members: list[User], first: bool) -> None:
         """A join's announcements, in the room's order: the joiner's list, then the others; then plugins hear of it."""
         room, user = session.room, session.user
-        welcomed = False
+        welcomed = catching_up = False
         try:
-            welcomed = await self._welcome(session, members)
+            welcomed, catching_up = await self._welcome(session, members)
         except Exception:
             log.exception("sending initial-response failed")
+            self.delivery.drop(room, session.sid)
         try:
             if first and not self.presence.announces:  # a cluster's feed announces joins itself
                 # Said even if the joiner is gone again: its leave comes next, in this order.
-                await self.transport.emit(protocol.USER_CONNECTED, protocol.user_connected(user),
-                                          to=room_channel(room), skip_sid=session.sid)
+                await self.delivery.announce(room, protocol.USER_CONNECTED, protocol.user_connected(user),
+                                             [session.sid])
         finally:
-            session.ready.set()
+            if not catching_up:
+                session.ready.set()  # else once its history is out: its emits are answered after it
             if first:
                 self.tell_plugins("roomchat_user_joined", room, user, session.pipeline.joined)
         if not welcomed and self._connected(session):
             await self.transport.disconnect(session.sid)  # it did not get its list: it must not stay unaware
 
-    async def _welcome(self, session: Session, members: list[User]) -> bool:
-        """``initial-response`` to the joiner, then into the room's channels; False if it is no longer connected.
+    async def _welcome(self, session: Session, members: list[User]) -> tuple[bool, bool]:
+        """``initial-response`` to the joiner, then into the room's channels.
 
-        History for the joiner (issue 13) goes out here, right after its
-        ``initial-response`` and before it enters the channels.
+        Returns (whether it is still connected, whether its history is on its
+        way). A joiner that asked for history has its messages held from just
+        before it enters the channels; its ``history`` follows in a task of its
+        own (``_catch_up``), so the room's announcements never wait for a read.
         """
         transport = self.transport
         if not self._connected(session):
-            return False
+            return False, False
         await transport.emit(protocol.INITIAL_RESPONSE, protocol.initial_response(members), to=session.sid)
         # Into the channels only now (its list is queued first): the joiner
         # hears of exactly the changes posted after its join.
         if not self._connected(session):
-            return False
+            return False, False
+        held = await self.history.begin(session)
+        if not self._connected(session):
+            self.delivery.drop(session.room, session.sid)
+            return False, False
         await transport.enter_room(session.sid, room_channel(session.room))
         await transport.enter_room(session.sid, user_channel(session.room, session.user.id))
-        return True
+        if held:
+            self._spawn(self._catch_up(session))
+        return True, held
+
+    async def _catch_up(self, session: Session) -> None:
+        """The joiner's ``history``, then its held live messages; its emits are answered from then on."""
+        try:
+            await self.history.finish(session)
+        finally:
+            session.ready.set()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _connected(self, session: Session) -> bool:
         return self.sessions.get(session.sid) is session and self.transport.is_connected(session.sid)
@@ -183,6 +208,7 @@ class Joins:
         if session is None:
             return
         room, user = session.room, session.user
+        self.delivery.drop(room, sid)  # a join waiting for its history: nothing more to keep for it
         presence = self.presence
         last = False
         async with self.locks.hold(room):
@@ -198,8 +224,7 @@ class Joins:
         room, user = session.room, session.user
         try:
             if not self.presence.announces:
-                await self.transport.emit(protocol.USER_DISCONNECTED, protocol.user_disconnected(user),
-                                          to=room_channel(room), skip_sid=sid)
+                await self.delivery.announce(room, protocol.USER_DISCONNECTED, protocol.user_disconnected(user), [sid])
         finally:
             self.tell_plugins("roomchat_user_left", room, user, session.pipeline.left)
 

@@ -6,21 +6,28 @@ import asyncio
 from dataclasses import dataclass, field
 
 from ..config import RoomConfig
+from ..protocol import CatchUp
 from ..users import User
 from .plugin_host import RoomPipeline
 
 
 @dataclass(eq=False)
 class Session:
-    """A joined (or joining) connection: its room, its user, and the room's pipeline."""
+    """A joined (or joining) connection: its room, its user, the room's pipeline, and what history it asked for."""
 
     sid: str
     room: str
     room_config: RoomConfig
     user: User
     pipeline: RoomPipeline
+    catch_up: CatchUp | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     joined: bool = False
+
+    @property
+    def keeps_history(self) -> bool:
+        """Whether the room keeps history (its ``history`` is not off)."""
+        return self.room_config.history.kept is not None
 
     @property
     def rate_key(self) -> str:

@@ -186,6 +186,18 @@ class MemoryKeyValue(KeyValueStore):
         self._wrote()
         return value
 
+    def entry(self, key: str) -> tuple[Any, float | None] | None:
+        """The live value (a hash: its dict of fields) at ``key`` and when it expires on this store's clock, or None.
+
+        Not a copy: the caller reads it at once (the durable mirror encodes it).
+        """
+        value = self._live(key)
+        return None if value is None else (value, self._data[key][1])
+
+    def seconds_left(self, expires: float | None) -> float | None:
+        """Seconds from now until ``expires`` (a time on this store's clock), or None for no expiry."""
+        return None if expires is None else max(0.0, expires - self._now())
+
 
 class MemoryLeases(Leases):
     """One server is the whole cluster: every lease is ours at once."""

@@ -81,10 +81,12 @@ class Database:
     def insert(self, table: Any) -> Any:
         """The dialect's INSERT, which knows ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
         if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        return insert(table)
+            from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+            return postgresql_insert(table)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
 
     def greatest(self, *values: Any) -> Any:
         """The largest of several SQL values (``max(a, b)`` in SQLite, ``greatest`` in PostgreSQL)."""
@@ -110,6 +112,27 @@ class Database:
             if self.dialect == "postgresql":
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             return await conn.run_sync(_upgrade, target)
+
+    async def open(self, migrate: bool = True) -> None:
+        """Make an SQLite file's folder, reach the database, and with ``migrate`` bring its schema up to date.
+
+        Raises ``StorageUnavailable`` when the database cannot be reached (or
+        its folder made), ``StorageError`` when its schema is newer than this
+        roomchat knows.
+        """
+        file = sqlite_file(str(self.engine.url))
+        if file is not None:
+            try:
+                file.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageUnavailable(f"the database {self.url} cannot be used: cannot make its folder "
+                                         f"{file.parent}: {exc.strerror or exc}") from exc
+        if not migrate:
+            await self.revision()  # reach it, at least
+            return
+        before, after = await self.upgrade()
+        if before != after:
+            event(log, "storage_migrated", url=self.url, before=before, after=after)
 
     async def close(self) -> None:
         """Close every connection."""
@@ -151,11 +174,8 @@ def head_revision() -> str:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """The asyncio engine for a driver URL (``roomchat.storage.config.driver_url``)."""
+    """The asyncio engine for a driver URL (``roomchat.storage.config.driver_url``); it connects on first use."""
     if url.startswith("sqlite"):
-        file = sqlite_file(url)
-        if file is not None:
-            file.parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60,
                                      connect_args={"timeout": CONNECT_TIMEOUT})
         _sqlite_settings(engine)
@@ -179,18 +199,20 @@ def _sqlite_settings(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
+def database(url: str) -> Database:
+    """The database of a driver URL, not connected yet (``Database.open`` connects): what a server builds first."""
+    return Database(create_engine(url))
+
+
 async def open_database(url: str, migrate: bool = True) -> Database:
     """Connect to a driver URL and, with ``migrate``, bring the schema up to date.
 
     Raises ``StorageUnavailable`` when the database cannot be reached, and
     ``StorageError`` when its schema is newer than this roomchat knows.
     """
-    db = Database(create_engine(url))
+    db = database(url)
     try:
-        if migrate:
-            before, after = await db.upgrade()
-            if before != after:
-                event(log, "storage_migrated", url=db.url, before=before, after=after)
+        await db.open(migrate)
         return db
     except BaseException:
         await db.close()

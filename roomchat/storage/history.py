@@ -152,6 +152,9 @@ class History:
 
         ``complete`` is False only when the server's cap (count or bytes) cut the answer.
         """
+        if count <= 0:  # nothing asked for: nothing missing (the snapshot still says which live messages follow)
+            through, _ = await self.tail.snapshot(room)
+            return Page([], True, through)
         cap = min(count, self.settings.history_max)
         page = await self._read(room, user_id, limit=cap + (1 if count > cap else 0))
         cut = len(page.records) > cap
@@ -201,6 +204,10 @@ class History:
     async def _read(self, room: str, user_id: int, *, after: int | None = None, before: int | None = None,
                     limit: int) -> _Read:
         through, pending = await self.tail.snapshot(room)  # before the database: see the module's docstring
+        # Nothing above the snapshot: a message delivered after it may be committed before the query, and a
+        # joining connection gets it live (everything above ``through``); in the page too, it would come twice.
+        if through:  # 0: this history was never started (a reader only): no id handed out to bound by
+            before = through + 1 if before is None else min(before, through + 1)
         complete = True
         try:
             rows, gone, purge_list = await self.store.read(room, user_id, after=after, before=before, limit=limit)

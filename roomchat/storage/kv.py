@@ -4,10 +4,17 @@ Plugins' state (polls and their votes, the moderation plugin's bans, mutes and
 locks, the moderator's rules and offence records) and bots' (the quiz's season
 leaderboard) outlive a restart here.
 
-- ``DatabaseKeyValue``: the store on one database (one server, or a bot's own
-  connection to the configured storage: ``open_bot_store``). Expiry times are
-  absolute, on the clock it is given (the server's), so a TTL means the same
-  after a restart; expired entries read as missing and the sweep deletes them.
+- ``DatabaseKeyValue``: the store on one database (a bot's own connection to
+  the configured storage: ``open_bot_store``; the durable half of the two
+  below). Expiry times are absolute, on the clock it is given (the server's),
+  so a TTL means the same after a restart; expired entries read as missing and
+  the sweep deletes them.
+- ``MirroredKeyValue``: one server's store. The in-memory store answers every
+  call at once (no database round trip on a message's path); every key that
+  changed is written to the database by a background task, in batches, as
+  history is (write-behind: a kill -9 loses at most the last ``batch_window``
+  of changes, a clean shutdown writes them all), and ``load`` puts the
+  database's live entries back into memory at start-up.
 - ``Namespaced``: a view whose keys are ``<namespace>:<key>`` underneath (a
   plugin's or a bot's own namespace).
 - ``WriteThrough``: a cluster's store. Redis stays the fast path (every read,
@@ -20,6 +27,7 @@ leaderboard) outlive a restart here.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -32,12 +40,16 @@ from sqlalchemy import BigInteger, Text, and_, case, cast, delete, or_, select
 
 from ..logs import event
 from ..state.base import KeyValueStore
+from ..state.memory import MemoryKeyValue
 from .config import StorageConfig, driver_url
 from .database import Database, open_database
 from .errors import StorageError, StorageUnavailable
 from .schema import kv, kv_fields
 
 log = logging.getLogger("roomchat.storage")
+
+
+_CHUNK = 500  # keys per IN list (SQLite's limit on a statement's variables)
 
 
 def _dump(value: Any) -> str:
@@ -164,6 +176,28 @@ class DatabaseKeyValue(KeyValueStore):
         async with self.db.transaction() as conn:
             return int(await conn.scalar(update))
 
+    async def write(self, entries: Sequence[Entry], gone: Sequence[str]) -> None:
+        """Make the database hold exactly ``entries`` (their keys replaced whole) and none of the ``gone`` keys.
+
+        One transaction: what the durable mirror writes for the keys that changed.
+        """
+        now = self.now()
+        keys = [e.key for e in entries] + list(gone)
+        rows = [{"key": e.key, "kind": "hash" if e.fields is not None else "value",
+                 "value": None if e.fields is not None else _dump(e.value),
+                 "expires_at": now + e.ttl if e.ttl is not None else None} for e in entries]
+        fields = [{"key": e.key, "field": name, "value": _dump(value)}
+                  for e in entries if e.fields is not None for name, value in e.fields.items()]
+        async with self.db.transaction() as conn:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start:start + _CHUNK]
+                await conn.execute(delete(kv_fields).where(kv_fields.c.key.in_(chunk)))
+                await conn.execute(delete(kv).where(kv.c.key.in_(chunk)))
+            if rows:
+                await conn.execute(kv.insert(), rows)
+            if fields:
+                await conn.execute(kv_fields.insert(), fields)
+
     async def sweep(self) -> int:
         """Delete expired entries; how many keys went."""
         now = self.now()
@@ -180,9 +214,9 @@ class DatabaseKeyValue(KeyValueStore):
             rows = (await conn.execute(select(kv.c.key, kv.c.kind, kv.c.value, kv.c.expires_at).where(
                 kv.c.key.startswith(prefix, autoescape=True), self._alive(now)).order_by(kv.c.key))).all()
             fields: dict[str, dict[str, Any]] = {}
-            for row in await conn.execute(select(kv_fields.c.key, kv_fields.c.field, kv_fields.c.value).where(
+            for field_row in await conn.execute(select(kv_fields.c.key, kv_fields.c.field, kv_fields.c.value).where(
                     kv_fields.c.key.startswith(prefix, autoescape=True))):
-                fields.setdefault(row.key, {})[row.field] = json.loads(row.value)
+                fields.setdefault(field_row.key, {})[field_row.field] = json.loads(field_row.value)
         for row in rows:
             ttl = row.expires_at - now if row.expires_at is not None else None
             if row.kind == "hash":
@@ -216,7 +250,7 @@ class Namespaced(KeyValueStore):
     async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         await self.store.set(self._key(key), value, ttl)
 
-    async def delete(self, key: str) -> bool:  # type: ignore[override]
+    async def delete(self, key: str) -> bool:
         return bool(await self.store.delete(self._key(key)))
 
     async def hash_set(self, key: str, field: str, value: Any, only_if_new: bool = False,
@@ -274,7 +308,7 @@ class WriteThrough(KeyValueStore):
         await self.fast.set(key, value, ttl)
         await self._through(lambda: self.durable.set(key, value, ttl))
 
-    async def delete(self, key: str) -> bool:  # type: ignore[override]
+    async def delete(self, key: str) -> bool:
         existed = await self.fast.delete(key)
         await self._through(lambda: self.durable.delete(key))
         return bool(existed)
@@ -306,6 +340,156 @@ class WriteThrough(KeyValueStore):
             count += 1
         event(log, "state_restored", keys=count)
         return count
+
+
+class MirroredKeyValue(KeyValueStore):
+    """One server's durable store: memory answers, and the keys that changed reach the database in batches.
+
+    Reads and writes are the in-memory store's (on the server's clock), so no
+    plugin waits for the database on a message's path. A write marks its key;
+    the mirror's task (``run``) wakes, waits ``window`` seconds for more, and
+    writes the marked keys as they are then (a key changed ten times in a
+    window is written once). While the database is down the keys stay marked
+    and are retried (``state_not_durable`` once, ``state_durable`` when it
+    answers again); the server keeps working from memory. ``load`` fills memory
+    from the database at start-up; ``stop`` writes what is marked (bounded).
+    """
+
+    def __init__(self, memory: MemoryKeyValue, durable: DatabaseKeyValue, window: float = 0.05) -> None:
+        self.memory = memory
+        self.durable = durable
+        self.window = window
+        self._hashes: set[str] = set()   # keys holding a hash (the memory store does not tell them from values)
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+        self._failing = False
+
+    # -- life ------------------------------------------------------------------------------------------------
+    async def load(self) -> int:
+        """Put the database's live entries into memory (at start-up, before anything reads); how many keys."""
+        count = 0
+        async for entry in self.durable.entries():
+            if entry.fields is not None:
+                self._hashes.add(entry.key)
+                for name, value in entry.fields.items():
+                    await self.memory.hash_set(entry.key, name, value, False, entry.ttl)
+            else:
+                await self.memory.set(entry.key, entry.value, entry.ttl)
+            count += 1
+        return count
+
+    async def run(self, sweep_seconds: float = 60.0) -> None:
+        """Write changed keys until cancelled (and sweep the database's expired entries every ``sweep_seconds``)."""
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time() + sweep_seconds
+        pause = 0.2
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), max(0.0, next_sweep - loop.time()))
+                await asyncio.sleep(self.window)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.flush()
+                if loop.time() >= next_sweep:
+                    next_sweep = loop.time() + sweep_seconds
+                    await self.durable.sweep()
+                pause = 0.2
+            except StorageUnavailable:
+                await asyncio.sleep(pause)  # the keys stay marked; try again
+                pause = min(pause * 2, 5.0)
+                self._wake.set()
+
+    async def flush(self) -> None:
+        """Write every marked key now, as it is in memory; raises ``StorageUnavailable`` (the keys stay marked)."""
+        if not self._dirty:
+            return
+        keys, self._dirty = self._dirty, set()
+        entries: list[Entry] = []
+        gone: list[str] = []
+        for key in keys:
+            found = self.memory.entry(key)
+            if found is None:
+                gone.append(key)
+                continue
+            value, expires = found
+            ttl = self.memory.seconds_left(expires)
+            if key in self._hashes:
+                entries.append(Entry(key, None, dict(value), ttl))
+            else:
+                entries.append(Entry(key, value, None, ttl))
+        try:
+            await self.durable.write(entries, gone)
+        except StorageUnavailable as exc:
+            self._dirty |= keys
+            if not self._failing:
+                event(log, "state_not_durable", logging.WARNING, reason=exc.reason, keys=len(self._dirty),
+                      effect="state holds in memory and is written to the database once it answers")
+                self._failing = True
+            raise
+        if self._failing:
+            event(log, "state_durable", url=self.durable.db.url)
+            self._failing = False
+
+    async def stop(self, timeout: float = 5.0) -> int:
+        """Write what is marked (for at most ``timeout`` s); how many keys could not be written."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self._dirty:
+                    try:
+                        await self.flush()
+                    except StorageUnavailable:
+                        await asyncio.sleep(0.2)
+        except TimeoutError:
+            event(log, "state_not_durable", logging.ERROR, reason="the database did not take them before shutdown",
+                  keys=len(self._dirty))
+        return len(self._dirty)
+
+    @property
+    def pending(self) -> int:
+        """How many changed keys wait to be written."""
+        return len(self._dirty)
+
+    def _changed(self, key: str, is_hash: bool | None) -> None:
+        if is_hash is True:
+            self._hashes.add(key)
+        elif is_hash is False:
+            self._hashes.discard(key)
+        self._dirty.add(key)
+        if not self._wake.is_set():
+            self._wake.set()
+
+    # -- the store ---------------------------------------------------------------------------------------------
+    async def get(self, key: str) -> Any:
+        return await self.memory.get(key)
+
+    async def get_many(self, keys: Sequence[str]) -> list[Any]:
+        """The values at ``keys``, in order, from memory."""
+        return await self.memory.get_many(keys)
+
+    async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        await self.memory.set(key, value, ttl)
+        self._changed(key, False)
+
+    async def delete(self, key: str) -> bool:
+        existed = await self.memory.delete(key)
+        self._changed(key, False)
+        return existed
+
+    async def hash_set(self, key: str, field: str, value: Any, only_if_new: bool = False,
+                       ttl: float | None = None) -> bool:
+        done = await self.memory.hash_set(key, field, value, only_if_new, ttl)
+        self._changed(key, True)
+        return done
+
+    async def hash_get_all(self, key: str) -> dict[str, Any]:
+        return await self.memory.hash_get_all(key)
+
+    async def incr(self, key: str, amount: int = 1) -> int:
+        value = await self.memory.incr(key, amount)
+        self._changed(key, False)
+        return value
 
 
 class BotStore(Namespaced):

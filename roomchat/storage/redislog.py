@@ -224,24 +224,30 @@ class ClusterHistory(History):
 
     async def start(self) -> None:
         await super().start()
-        await self.room_log.raise_floor(self.allocator.last)
+        try:
+            await self.room_log.raise_floor(self.allocator.last)
+        except (RedisError, OSError, TimeoutError) as exc:  # the cluster waits for Redis; ids then follow its clock
+            event(log, "history_floor_not_set", logging.WARNING, reason=str(exc) or type(exc).__name__)
 
     def assign(self) -> int:
         raise RuntimeError("a cluster's ids come from Redis: use ClusterHistory.deliver")
 
     async def deliver(self, room: str, data: dict[str, Any],
-                      payload: Callable[[dict[str, Any]], str] | None = None, channel: str = "") -> dict[str, Any]:
+                      payload: Callable[[dict[str, Any]], str] | None = None, channel: str = "",
+                      keep: bool | None = None) -> dict[str, Any]:
         """Give ``data`` (a ``message`` event's data without its id) its id, tail entry and publish; keep it.
 
         ``payload(data)`` encodes what goes on ``channel`` (the caller's pub/sub
         message carrying ``data``); it is called with the id still a placeholder.
+        ``keep``: whether the room keeps history (its settings are asked when None).
         Returns ``data`` with its id. Raises Redis' error when Redis is away: the
         message then went nowhere.
         """
         data["id"] = MARKER
         data_json = _JSON.encode(data)
         published = payload(data) if payload is not None else ""
-        keep = self.keeps(room)
+        if keep is None:
+            keep = self.keeps(room)
         seq = await self.room_log.append(room, data_json, keep, channel if payload is not None else "", published)
         data["id"] = format_id(seq)
         if keep:

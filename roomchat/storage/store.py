@@ -210,4 +210,5 @@ class HistoryStore:
     async def count(self, room: str) -> int:
         """How many messages ``room`` keeps."""
         async with self.db.transaction(readonly=True) as conn:
-            return int(await conn.scalar(select(func.count()).select_from(messages).where(messages.c.room == room)))
+            found = await conn.scalar(select(func.count()).select_from(messages).where(messages.c.room == room))
+            return int(found or 0)

@@ -134,12 +134,18 @@ class RoomchatThread:
     plugin, for tests that define a plugin inline. ``clock`` replaces the
     server's clock (a ``roomchat.clock.FakeClock``: then ``advance(seconds)``
     moves it, for mutes, bans and in-process bots' timers). ``start`` waits
-    until the configured bots are in their rooms.
+    until the configured bots are in their rooms. Unless the config names a
+    ``storage.url``, the server keeps its history and state in an SQLite file
+    of a temporary folder of its own (never in the working directory).
     """
 
     def __init__(self, config: dict[str, Any] | Config, plugins: dict[str, object] | None = None,
                  port: int | None = None, clock: Any = None) -> None:
         self.config = config if isinstance(config, Config) else resolve_secrets(parse_config(config), "<test>")
+        if "url" not in self.config.storage.model_fields_set:
+            folder = Path(tempfile.mkdtemp(prefix="roomchat-data-"))
+            storage = self.config.storage.model_copy(update={"url": f"sqlite:///{folder / 'roomchat.sqlite3'}"})
+            self.config = self.config.model_copy(update={"storage": storage})
         self.extra_plugins = plugins or {}
         self.clock = clock
         self.port = port or free_port()

@@ -25,25 +25,38 @@ def results(user, count: int = 1) -> dict:  # type: ignore[no-untyped-def]
     return got.value
 
 
-def test_a_poll_reaches_the_room_as_sent_with_the_id_of_its_message(room) -> None:
+def test_a_poll_reaches_the_room_as_sent_with_its_id(room) -> None:
     ann, bob, cy = room.join("Ann"), room.join("Bob"), room.join("Cy")
     sent = {"question": "Lunch?\nSay by noon", "options": [" Pizza", "Soup "], "anonymous": True}
     ack = ann.broadcast("poll", sent)
     assert ack.ok
-    expected = {"id": ack.data["id"], **sent}  # nothing trimmed, no default added, other keys kept
+    poll_id = ack.value["id"]
+    expected = {"id": poll_id, **sent}  # nothing trimmed, no default added, other keys kept
     assert ack.value == expected and next(iter(ack.value)) == "id"
+    # the poll's id is given before delivery; the message's own id at delivery, in the room's order
+    assert poll_id != ack.data["id"] and len(ack.data["id"]) == 16 and ack.data["id"].isdigit()
     for user in (bob, cy):
         got = user.receive(type="poll")
-        assert got.from_id == ann.id and got.value == expected and got.id == expected["id"]
+        assert got.from_id == ann.id and got.value == expected and got.id == ack.data["id"]
+
+
+def test_a_vote_may_name_the_poll_by_its_message_id(room) -> None:
+    """Clients written when a poll's id was its message's id keep working: both name the poll."""
+    ann, bob, cy = room.join("Ann"), room.join("Bob"), room.join("Cy")
+    ack = ann.broadcast("poll", LUNCH)
+    assert bob.broadcast("vote", {"poll": ack.data["id"], "option": 1}).ok
+    assert cy.broadcast("vote", {"poll": ack.value["id"], "option": 1}).ok
+    assert results(ann, 2) == {"poll": ack.value["id"], "counts": [0, 2, 0], "total": 2}
+    assert ann.broadcast("poll-close", {"poll": ack.data["id"]}).ok
 
 
 def test_the_servers_id_replaces_one_the_sender_gave(room) -> None:
     ann, bob = room.join("Ann"), room.join("Bob")
     ack = ann.broadcast("poll", {"id": "mine", "question": "Q?", "options": ["a", "b"], "closed": True})
-    assert ack.ok and ack.value["id"] == ack.data["id"] != "mine"
-    assert bob.receive(type="poll").value["id"] == ack.data["id"]
+    assert ack.ok and ack.value["id"] != "mine"
+    assert bob.receive(type="poll").value["id"] == ack.value["id"]
     # a key the poll's own state uses ("closed") is the sender's, not the poll's: it still takes votes
-    assert bob.broadcast("vote", {"poll": ack.data["id"], "option": 0}).ok
+    assert bob.broadcast("vote", {"poll": ack.value["id"], "option": 0}).ok
     assert results(ann)["counts"] == [1, 0]
 
 

@@ -107,6 +107,30 @@ async def test_the_committed_and_pending_parts_join_without_gap_or_duplicate(his
     assert since.complete is True
 
 
+async def test_a_read_holds_nothing_committed_after_its_snapshot(history: History) -> None:
+    """A message committed between a read's snapshot and its database query is above ``through``: the joiner
+    gets it live (its hold sends everything above ``through``), so the page must not hold it too."""
+    first = send(history, "lobby", ANN, "m0")
+    await history.writer.drain()
+    snapshot = history.tail.snapshot
+    sent = ["m0"]
+
+    async def then_a_commit(room: str) -> tuple[int, list[Any]]:
+        taken = await snapshot(room)  # the snapshot, then a message delivered and committed before the query
+        sent.append(f"m{len(sent)}")
+        send(history, "lobby", ANN, sent[-1])
+        await history.writer.drain()
+        return taken
+
+    history.tail.snapshot = then_a_commit  # type: ignore[method-assign]
+    reads = (lambda: history.latest("lobby", BOB, 10), lambda: history.before("lobby", BOB, None),
+             lambda: history.since("lobby", BOB, format_id(parse_id(first) - 1)))  # type: ignore[operator]
+    for read in reads:
+        before_the_read = list(sent)
+        page = await read()
+        assert values(page) == before_the_read and len(sent) == len(before_the_read) + 1
+
+
 async def test_nobody_sees_anyone_elses_direct_messages(history: History) -> None:
     send(history, "lobby", ANN, "to all")
     send(history, "lobby", ANN, "ann to bob", to=BOB)

@@ -306,8 +306,9 @@ export class RoomView implements PanelHost {
       h("time", { attrs: { datetime: new Date(data.time ?? Date.now()).toISOString() } }, formatTime(data.time)),
     );
     let body: Node;
-    if (data.message.type === "poll" && typeof data.id === "string") {
-      body = this.polls.create(data.id, data.message.value, data.from) ?? renderBody(message, this.renderContext());
+    const pollId = pollIdOf(data);
+    if (data.message.type === "poll" && pollId !== null) {
+      body = this.polls.create(pollId, data.message.value, data.from) ?? renderBody(message, this.renderContext());
     } else {
       body = renderBody(message, this.renderContext());
     }
@@ -535,4 +536,11 @@ export class RoomView implements PanelHost {
     this.conn.close();
     this.options.leave();
   }
+}
+
+/** A poll's id: its value's `id` (what votes and results name), else, from an older server, the message's id. */
+function pollIdOf(data: Delivered): string | null {
+  const value = data.message.value;
+  if (isObject(value) && typeof value.id === "string") return value.id;
+  return typeof data.id === "string" ? data.id : null;
 }
