@@ -36,7 +36,9 @@ unlock is told to the whole room. A notice's value is
 Sanctions live in the plugin's store (``chat.store``): ``mute:<room>:<user>``,
 ``ban:<room>:<user>`` and ``lock:<room>``, each a JSON object
 (``Sanction.as_json``) kept a little longer than it lasts; whether one is
-still in force is decided by the server's clock (``chat.clock``).
+still in force is decided by the server's clock (``chat.clock``). The store
+outlives a restart, and so do they; ``restricting`` lists the mute and lock
+keys put, so a server that starts again knows which rooms' messages to check.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ ROOM_ACTIONS = frozenset({"lock", "unlock"})
 MUST_BE_PRESENT = frozenset({"kick", "warn"})
 SLACK = 5.0
 """Seconds a sanction is kept past its end: the server's clock, not the store's expiry, says when it ends."""
+INDEX = "restricting"
+"""The store's key of ``{mute or lock key: room}``: what a server starting again reads (one server only)."""
 
 
 class ModerationValue(BaseModel):
@@ -131,6 +135,22 @@ class Moderation:
     # -- registration ---------------------------------------------------------------------
 
     @hookimpl
+    async def roomchat_startup(self, chat: Chat) -> None:
+        """Learn which rooms have a mute or a lock from before a restart (the store keeps them)."""
+        if chat.store.shared:
+            return  # a cluster's store is always read
+        index = await chat.store.get(INDEX)
+        if not isinstance(index, dict) or not index:
+            return
+        keys = list(index)
+        live = {key: index[key] for key, raw in zip(keys, await chat.store.get_many(keys), strict=True)
+                if raw is not None}
+        for key, room in live.items():
+            self._restricting.setdefault(room, set()).add(key)
+        if len(live) != len(index):
+            await chat.store.set(INDEX, live)
+
+    @hookimpl
     def roomchat_register_message_types(self, register: Callable[[MessageType], None]) -> None:
         """The ``moderation`` type: teachers, admins and bots act on users and the room."""
         register(MessageType(
@@ -203,9 +223,13 @@ class Moderation:
     # -- the store ----------------------------------------------------------------------------
 
     async def _put(self, room: str, key: str, sanction: Sanction, seconds: float | None) -> None:
-        await self.chat.store.set(key, sanction.as_json(), ttl=seconds + SLACK if seconds is not None else None)
+        store = self.chat.store
+        await store.set(key, sanction.as_json(), ttl=seconds + SLACK if seconds is not None else None)
         if not key.startswith("ban:"):
             self._restricting.setdefault(room, set()).add(key)
+            if not store.shared:  # for the next start (roomchat_startup); the keys that went are pruned then
+                index = await store.get(INDEX)
+                await store.set(INDEX, {**(index if isinstance(index, dict) else {}), key: room})
 
     async def _remove(self, room: str, key: str) -> None:
         await self.chat.store.delete(key)
