@@ -74,6 +74,7 @@ class MessageFeed:
         self._order = itertools.count()
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self._retry_now = asyncio.Event()
 
     def start(self) -> None:
         """Subscribe (in a task that reconnects by itself)."""
@@ -86,6 +87,10 @@ class MessageFeed:
         except TimeoutError:
             return False
         return True
+
+    def retry_now(self) -> None:
+        """Redis is back (the heartbeat saw it): subscribe again now rather than when the backoff ends."""
+        self._retry_now.set()
 
     async def stop(self) -> None:
         """Unsubscribe; callers still waiting go on."""
@@ -135,7 +140,11 @@ class MessageFeed:
             finally:
                 self._subscribed.clear()
                 await asyncio.gather(pubsub.aclose(), client.aclose(), return_exceptions=True)
-            await asyncio.sleep(retry)
+            self._retry_now.clear()
+            try:
+                await asyncio.wait_for(self._retry_now.wait(), retry)
+            except TimeoutError:
+                pass
             retry = min(retry * 2, MAX_RETRY)
 
     async def _read(self, raw: bytes | str) -> None:

@@ -235,6 +235,8 @@ class ClusterNode:
                 event(log, "redis_up", url=_safe_url(self.link.url))
                 self._reconcile_at = time.monotonic() + self.settings.dead_after_seconds
                 await self.subscription.restart()
+                if self.messages is not None:
+                    self.messages.retry_now()
             if not first and (recovered or not existed):
                 await self._resync()
             await self._reap_dead()

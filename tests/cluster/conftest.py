@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from cluster_kit import cluster, redis_server, shared_cluster  # noqa: F401  (fixtures)
+from pgkit import pg_database, pg_url  # noqa: F401  (fixtures: the cluster's shared PostgreSQL)
 
 HERE = Path(__file__).parent
 

@@ -22,13 +22,13 @@ def wait_log(server: RoomchatProcess, text: str, timeout: float = 15.0) -> None:
 
 
 def wait_subscribed(cluster: Cluster, servers: int, timeout: float = 15.0) -> None:
-    """Wait until every server's python-socketio listener is subscribed again."""
+    """Wait until every server's python-socketio listener and message feed are subscribed again."""
     store = cluster.redis.client()
-    channel = f"{cluster.prefix}:socketio"
     deadline = time.monotonic() + timeout
-    while dict(store.pubsub_numsub(channel)).get(channel.encode(), 0) < servers:
-        assert time.monotonic() < deadline, "the servers did not resubscribe to Redis"
-        time.sleep(0.05)
+    for channel in (f"{cluster.prefix}:socketio", f"{cluster.prefix}:messages"):
+        while dict(store.pubsub_numsub(channel)).get(channel.encode(), 0) < servers:
+            assert time.monotonic() < deadline, f"the servers did not resubscribe to {channel}"
+            time.sleep(0.05)
 
 
 def health(server: RoomchatProcess) -> tuple[int, str]:

@@ -13,8 +13,6 @@ The async tests run on asyncio through anyio's pytest plugin (``pytestmark = pyt
 
 from __future__ import annotations
 
-import asyncio
-import os
 import shutil
 import subprocess
 import time
@@ -23,60 +21,17 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from pgkit import _emptied, pg_database, pg_url  # noqa: F401  (fixtures)
 
 from roomchat.storage.database import Database, open_database
-from roomchat.storage.schema import metadata
 from roomchat.testing import free_port
 
 HERE = Path(__file__).parent
-PG_HOST = os.environ.get("ROOMCHAT_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-async def _admin(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(f"{PG_HOST}/postgres", timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """A PostgreSQL database of this pytest process (migrated), dropped at the end; its driver URL."""
-    name = f"roomchat_test_{uuid.uuid4().hex[:12]}"
-    try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, ConnectionError) as exc:
-        pytest.skip(f"no PostgreSQL at {PG_HOST}: {exc}")
-    url = f"{PG_HOST.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
-
-    async def migrate() -> None:
-        db = await open_database(url)
-        await db.close()
-
-    asyncio.run(migrate())
-    yield url
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def _emptied(url: str) -> str:
-    async def empty() -> None:
-        from sqlalchemy import text
-
-        db = await open_database(url, migrate=False)
-        async with db.transaction() as conn:
-            await conn.execute(text(f"TRUNCATE {', '.join(t.name for t in metadata.sorted_tables)}"))
-        await db.close()
-
-    asyncio.run(empty())
-    return url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -85,12 +40,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'roomchat.sqlite3'}"
     return _emptied(request.getfixturevalue("pg_database"))
-
-
-@pytest.fixture
-def pg_url(pg_database: str) -> str:
-    """The PostgreSQL database, emptied: what the servers of a cluster share."""
-    return _emptied(pg_database)
 
 
 @pytest.fixture

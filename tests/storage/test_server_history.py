@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from chatkit import TESS, Joiner, sync, token_of, wait_for
 from rawio import RawClient
-from serverkit import Sender, after_join, numbers, seen_numbers, serve, texts
+from historykit import Sender, after_join, numbers, seen_numbers, serve, texts
 
 from roomchat.testing import ChatClient, RoomchatProcess
 

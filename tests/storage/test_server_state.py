@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from chatkit import STU, TESS, start_server, sync, token_of
-from serverkit import config_with, serve, texts
+from historykit import config_with, serve, texts
 
 from roomchat.testing import ChatClient, JoinRefused, RoomchatProcess
 

@@ -1,4 +1,4 @@
-"""Helpers of the storage tests that go through a real server (imported by name: ``from serverkit import ...``).
+"""Helpers of the history tests that go through real servers (imported by name: ``from historykit import ...``).
 
 Servers are ``roomchat serve`` processes (``RoomchatProcess``) on the test config of
 chatkit.py, with their storage on SQLite (a file beside the config, the default) or on
