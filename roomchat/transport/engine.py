@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import inspect
 import json
 import logging
 import re
@@ -370,7 +371,7 @@ async def _read_frames(socket: async_socket.AsyncSocket, inbound: Inbound, timeo
     """Hand each frame to the socket until the connection ends, is silent for ``timeout`` s, or sends too much."""
     server = socket.server
     max_size = server.max_http_buffer_size
-    trigger = server._trigger_event
+    on_message = _message_handler(server)
     sid = socket.sid
     while True:
         try:
@@ -380,16 +381,20 @@ async def _read_frames(socket: async_socket.AsyncSocket, inbound: Inbound, timeo
         if frame is None or len(frame) > max_size:
             return
         try:
-            if type(frame) is str and frame[:1] == "4" and frame[1:2].isnumeric():
+            if on_message is not None and type(frame) is str and frame[:1] == "4" and frame[1:2].isnumeric():
                 # A MESSAGE holding a Socket.IO packet (python-engineio keeps it as text when a digit follows the
-                # type): what AsyncSocket.receive does with it, without building the Packet.
-                await trigger("message", sid, frame[1:], run_async=False)
-                continue
-            problem = frame_problem(frame)
-            if problem is not None:
-                _bad_frame(sid, frame, problem)
-                continue
-            await socket.receive(packet.Packet(encoded_packet=frame))
+                # type): what AsyncSocket.receive and AsyncServer._trigger_event do with it, without the Packet
+                # and the closures.
+                try:
+                    await on_message(sid, frame[1:])
+                except Exception:
+                    server.logger.exception("message async handler error")
+            else:
+                problem = frame_problem(frame)
+                if problem is not None:
+                    _bad_frame(sid, frame, problem)
+                    continue
+                await socket.receive(packet.Packet(encoded_packet=frame))
         except exceptions.UnknownPacketError:
             pass
         except exceptions.SocketIsClosedError:
@@ -398,6 +403,14 @@ async def _read_frames(socket: async_socket.AsyncSocket, inbound: Inbound, timeo
         except Exception:
             # an unexpected exception: log it and go on reading, as python-engineio does
             server.logger.exception("Unknown receive error")
+        if not inbound.waiting:
+            inbound.flush_small()  # a direct message and its ack go out in this pass, not the next
+
+
+def _message_handler(server: engineio.AsyncServer) -> Any:
+    """python-socketio's ``message`` handler (a coroutine function), or None for python-engineio's own dispatch."""
+    handler = server.handlers.get("message")
+    return handler if inspect.iscoroutinefunction(handler) else None
 
 
 async def _stock_writer(socket: async_socket.AsyncSocket, ws: asgi.WebSocket) -> None:

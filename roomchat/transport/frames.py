@@ -77,6 +77,18 @@ class TickFlusher:
             self._loop.call_soon(self.flush_all)
         self._dirty.append(conn)
 
+    def flush_small(self, limit: int) -> None:
+        """Write now, when at most ``limit`` connections are marked (what one direct message produced).
+
+        A busier pass (a broadcast marks each recipient) waits for ``flush_all``,
+        which writes each connection once for everything the pass produced.
+        """
+        dirty = self._dirty
+        if dirty and len(dirty) <= limit:
+            self._dirty = []
+            for conn in dirty:
+                conn.flush()
+
     def flush_all(self) -> None:
         """Write every marked connection's outbox (a connection marked during this runs in the next callback)."""
         dirty, self._dirty = self._dirty, []

@@ -44,15 +44,27 @@ RESUME_READING_UNDER = 16
 
 
 class Inbound:
-    """A connection's frames from the client, in order, for one reader (the engine.io handler's read loop)."""
+    """A connection's frames from the client, in order, for one reader (the engine.io handler's read loop).
 
-    __slots__ = ("_closed", "_items", "_proto", "_waiter")
+    The reader's silence timeout is one timer per connection, re-armed only
+    when it fires early, not a timer (and a task) per frame.
+    """
+
+    __slots__ = ("_closed", "_items", "_proto", "_timer", "_wait_started", "_waiter", "timeout")
 
     def __init__(self, proto: RoomchatWebSocketProtocol) -> None:
         self._proto = proto
         self._items: list[str | bytes] = []
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._wait_started = 0.0
+        self.timeout = 0.0
+
+    @property
+    def waiting(self) -> int:
+        """Frames received and not read yet."""
+        return len(self._items)
 
     def push(self, item: str | bytes) -> None:
         """A message arrived (text as str, binary as bytes); reading pauses past PAUSE_READING_PAST unread."""
@@ -67,23 +79,32 @@ class Inbound:
     def lost(self) -> None:
         """The connection is gone: the reader gets None once it has read the frames before."""
         self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def flush_small(self) -> None:
+        """Write now what this pass produced for at most two connections (a direct message and its ack)."""
+        self._proto.flusher.flush_small(2)
+
     async def next_frame(self, timeout: float) -> str | bytes | None:
-        """The next frame; None once the connection is gone; TimeoutError after ``timeout`` s of silence."""
+        """The next frame; None once the connection is gone; TimeoutError after ``timeout`` s of waiting."""
         items = self._items
         if not items:
             if self._closed:
                 return None
             loop = self._proto.loop
+            self.timeout = timeout
+            self._wait_started = now = loop.time()
             self._waiter = waiter = loop.create_future()
-            timer = loop.call_later(timeout, _expire, waiter)
+            if self._timer is None:
+                self._timer = loop.call_at(now + timeout, self._expire)
             try:
                 await waiter
             finally:
-                timer.cancel()
                 self._waiter = None
             if not items:
                 return None
@@ -92,10 +113,18 @@ class Inbound:
             self._proto.resume_inbound()
         return item
 
-
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
+    def _expire(self) -> None:
+        """The silence timer: time out the reader if it has waited ``timeout`` s, else wait for the rest."""
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return  # the reader is busy; its next wait arms the timer again
+        loop = self._proto.loop
+        deadline = self._wait_started + self.timeout
+        if loop.time() < deadline:
+            self._timer = loop.call_at(deadline, self._expire)
+        else:
+            waiter.set_exception(TimeoutError())
 
 
 class RoomchatWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -111,7 +140,7 @@ class RoomchatWebSocketProtocol(WebSocketsSansIOProtocol):
         self.inbound: Inbound | None = None
         self.fast_reading = False  # parse_text_frames in data_received (decided once, at the first frame)
         self._reading_checked = False
-        self._flusher: TickFlusher = flusher_for(self.loop)
+        self.flusher: TickFlusher = flusher_for(self.loop)
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -127,7 +156,7 @@ class RoomchatWebSocketProtocol(WebSocketsSansIOProtocol):
         self.outbox_size += len(frame)
         if not self.marked:
             self.marked = True
-            self._flusher.mark(self)
+            self.flusher.mark(self)
 
     def flush(self) -> None:
         """Write the outbox in one call; not while the transport is paused (``resume_writing`` flushes)."""
