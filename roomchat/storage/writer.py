@@ -31,6 +31,7 @@ from typing import Any
 
 from ..logs import event
 from .errors import StorageError, StorageUnavailable
+from .ids import format_id
 from .records import Record
 from .store import HistoryStore
 
@@ -155,6 +156,7 @@ class HistoryWriter:
     async def _committed(self, batch: Sequence[Record]) -> None:
         self.committed += len(batch)
         self.committed_through = batch[-1].seq
+        event(log, "history_committed", logging.DEBUG, messages=len(batch), through=format_id(batch[-1].seq))
         if self._down is not None:
             self._kept_while_down += len(batch)
         if (self._down is not None or self._lost_while_down) and not self._queue:
