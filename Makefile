@@ -1,5 +1,5 @@
 # make run  : create .venv, install roomchat, build the web client, serve config/roomchat.yaml
-# make test : create .venv with the test extras, build the web client, run the whole suite
+# make test : create .venv with the test extras, build the web client, lint (ruff, mypy), run the whole suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -51,7 +51,7 @@ lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: install-test web-client
+test: lint web-client
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # docs/images/*.png, taken in headless Chromium through a class on the default config (docs/web-client.md).

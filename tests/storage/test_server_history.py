@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from chatkit import TESS, Joiner, sync, token_of, wait_for
-from rawio import RawClient
 from historykit import Sender, after_join, numbers, seen_numbers, serve, texts
+from rawio import RawClient
 
 from roomchat.testing import ChatClient, RoomchatProcess
 
