@@ -25,6 +25,8 @@ export interface ConnectionEvents {
 
 /** How many messages to ask for on a first join (PROTOCOL.md, "History and catch-up"). */
 export const HISTORY_COUNT = 100;
+/** How many earlier messages one "Load earlier messages" asks for (`get-history`'s `limit`). */
+export const PAGE_COUNT = 50;
 const ACK_TIMEOUT_MS = 10_000;
 /** Codes after which trying again cannot help: the page goes back to the join form. */
 const FINAL_CODES = new Set(["room_required", "room_not_found", "unauthorized", "forbidden", "invalid_name", "banned", "room_full"]);
@@ -98,6 +100,28 @@ export class Connection {
       );
       if (to === null) this.socket.emit("broadcast-message", message, done);
       else this.socket.emit("message", message, to, done);
+    });
+  }
+
+  /**
+   * Ask for the messages just before `before` (`get-history`, PROTOCOL.md) and resolve with the ack:
+   * `{msg: "Message history", data: {messages, complete}}`, or a refusal (`data.code`).
+   */
+  getHistory(before: string | null, limit: number = PAGE_COUNT): Promise<Ack> {
+    if (!this.socket.connected) {
+      return Promise.resolve({ msg: "Not connected: wait until the connection is back", data: { code: "disconnected" } });
+    }
+    return new Promise((resolve) => {
+      const timer = window.setTimeout(
+        () => resolve({ msg: "The server did not answer in time", data: { code: "timeout" } }),
+        ACK_TIMEOUT_MS,
+      );
+      const request: Record<string, unknown> = { limit };
+      if (before) request.before = before;
+      this.socket.emit("get-history", request, (ack: Ack) => {
+        window.clearTimeout(timer);
+        resolve(ack);
+      });
     });
   }
 

@@ -133,6 +133,11 @@ export class Polls {
     return view.el;
   }
 
+  /** Whether the poll `id` is known: shown, or results of it kept until it is. */
+  has(id: string): boolean {
+    return this.views.has(id) || this.early.has(id);
+  }
+
   results(value: unknown): void {
     if (!isObject(value) || typeof value.poll !== "string") return;
     const results: Results = {

@@ -1,7 +1,7 @@
 // The room: who is here, the conversations (the room and private ones), the
 // composer, and everything that arrives, rendered by type.
 
-import { Connection, type ConnectionState, type Credentials } from "./connection";
+import { Connection, HISTORY_COUNT, PAGE_COUNT, type ConnectionState, type Credentials } from "./connection";
 import { formatTime, h, userText } from "./dom";
 import { moderationSentence } from "./builtins";
 import { Polls } from "./poll";
@@ -26,6 +26,12 @@ const QUIZ_CARD = new Set(["quiz-status", "quiz-question", "quiz-hint", "quiz-re
 const QUIZ_PRIVATE = new Set(["quiz-received", "quiz-error", "quiz-result", "quiz-export", "quiz-progress"]);
 const REACTIONS = ["👍", "❤️", "😂", "🎉", "❓"];
 const TYPING_SHOWN_MS = 7000;
+
+/**
+ * How a message reached the page: live (or our own ack), in the first join's history, in a rejoin's
+ * catch-up (missed while away), or paged back with "Load earlier messages".
+ */
+export type Arrival = "live" | "joined" | "missed" | "older";
 
 export class Conversation {
   readonly log: HTMLOListElement;
@@ -65,7 +71,19 @@ export class RoomView implements PanelHost {
   readonly users = new Map<number, User>();
   private readonly known = new Map<number, User>(); // everyone seen, for names in history
   private readonly seen = new Set<string>();
+  /** The newest and the oldest message id shown (the rejoin's `since`; `get-history`'s `before`). */
   private lastId: string | null = null;
+  private oldestId: string | null = null;
+  /** Whether the first join's history came: later `history` events are a rejoin's catch-up. */
+  private historyShown = false;
+  /** Message rows put in any conversation so far (to tell whether a batch showed anything). */
+  private placed = 0;
+  /** Rows of a page of earlier messages being built, by conversation (prepended together). */
+  private olderBatch: Map<Conversation, HTMLLIElement[]> | null = null;
+  private moreOlder = false;
+  private loadingOlder = false;
+  private readonly olderButton: HTMLButtonElement;
+  private readonly olderStatus: HTMLElement;
   private readonly conversations = new Map<string, Conversation>();
   private active = "room";
   private readonly rows = new Map<string, HTMLLIElement>();
@@ -93,7 +111,7 @@ export class RoomView implements PanelHost {
       initial: (users) => this.initial(users),
       joined: (user) => this.userJoined(user),
       left: (user) => this.userLeft(user),
-      message: (data) => this.deliver(data, true),
+      message: (data) => this.deliver(data, "live"),
       history: (messages, complete) => this.history(messages, complete),
       errorResponse: (message) => this.note(this.conversation("room"), `Refused: ${message}`, "error"),
     }, () => this.lastId);
@@ -130,7 +148,15 @@ export class RoomView implements PanelHost {
       this.banner,
       h("div", { class: "layout" }, this.side, h("main", { class: "chat" }, this.tabs, this.quiz.el, this.convBox, this.composer.el)),
     );
-    this.conversation("room");
+    this.olderButton = h(
+      "button",
+      { class: "secondary small", attrs: { type: "button", hidden: true, "aria-describedby": "older-status" }, on: { click: () => void this.loadOlder() } },
+      "Load earlier messages",
+    );
+    this.olderStatus = h("span", { class: "older-status", attrs: { role: "status", id: "older-status" } });
+    const roomConversation = this.conversation("room");
+    roomConversation.panel.prepend(h("div", { class: "older" }, this.olderButton, this.olderStatus));
+    roomConversation.log.tabIndex = -1; // focus lands here when the earlier-messages button goes away
     this.select("room");
   }
 
@@ -151,7 +177,7 @@ export class RoomView implements PanelHost {
         if (this.me && typeof data.from === "number" && data.from !== this.me.ID && data.from !== ROOM_ID) {
           this.me = this.users.get(data.from) ?? { ...this.me, ID: data.from }; // two tabs: we were not last in the list
         }
-        if (!NOT_LOGGED.has(message.type) && data.message) this.deliver(data, true);
+        if (!NOT_LOGGED.has(message.type) && data.message) this.deliver(data, "live");
         if (message.type === "reaction" && data.message) this.applyReaction(data);
       } else if (!ackOk(ack) && message.type !== "typing") {
         this.refusal(ack, to); // (a refused typing indicator is not worth a line)
@@ -188,6 +214,7 @@ export class RoomView implements PanelHost {
     this.stateLine.dataset.state = state;
     this.stateLine.textContent = detail && state !== "connected" ? detail : words[state];
     this.composer.setEnabled(state === "connected");
+    this.renderOlder();
   }
 
   private refused(message: string, code: string): void {
@@ -235,23 +262,107 @@ export class RoomView implements PanelHost {
     this.panel?.refresh();
   }
 
+  /**
+   * The `history` event. After the first join: the room's earlier messages, then a line under them.
+   * After a rejoin: what was missed while away (never a message already shown), under a line saying so.
+   */
   private history(messages: Delivered[], complete: boolean): void {
-    for (const data of messages) this.deliver(data, false);
-    if (!complete && this.lastId !== null && this.rows.size > 0) {
-      this.note(this.conversation("room"), "Some messages from while you were away are no longer kept, so they are not shown.", "presence");
+    const room = this.conversation("room");
+    if (!this.historyShown) {
+      this.historyShown = true;
+      const before = this.placed;
+      for (const data of messages) this.deliver(data, "joined");
+      if (this.placed > before) this.note(room, "Messages from before you joined are above this line.", "divider");
+      else if (!complete) this.note(room, "Earlier messages are not available in this room: new ones will show here.", "presence");
+      // `complete` is false when the server's cap cut the count; a full count may have more behind it.
+      this.moreOlder = messages.length > 0 && (!complete || messages.length >= HISTORY_COUNT);
+      this.renderOlder();
+      return;
     }
+    const marker = room.log.lastElementChild;
+    const before = room.log.querySelectorAll("li.msg:not(.note)").length;
+    for (const data of messages) this.deliver(data, "missed");
+    const missed = room.log.querySelectorAll("li.msg:not(.note)").length - before;
+    if (missed > 0) {
+      const line = this.noteRow(`While you were away: ${missed} new message${missed === 1 ? "" : "s"}.`, "divider");
+      if (marker) marker.after(line);
+      else room.log.prepend(line);
+    }
+    if (!complete) this.note(room, "Some messages from while you were away may be missing: the room no longer keeps them.", "presence");
+  }
+
+  /** Show "Load earlier messages" while the room may hold older messages than the oldest shown. */
+  private renderOlder(): void {
+    if (!this.olderButton) return; // (the connection reports its state before the view is built)
+    this.olderButton.hidden = !(this.moreOlder && this.oldestId !== null);
+    this.olderButton.disabled = this.loadingOlder || !this.conn.connected;
+  }
+
+  /** `get-history` before the oldest message shown; the page goes above what is there. */
+  private async loadOlder(): Promise<void> {
+    if (this.loadingOlder || this.oldestId === null) return;
+    this.loadingOlder = true;
+    this.olderButton.setAttribute("aria-busy", "true");
+    this.olderStatus.textContent = "Loading earlier messages…";
+    this.renderOlder();
+    const ack = await this.conn.getHistory(this.oldestId, PAGE_COUNT);
+    this.loadingOlder = false;
+    this.olderButton.removeAttribute("aria-busy");
+    const data = isObject(ack.data) ? ack.data : {};
+    if (ack.msg !== "Message history" || !Array.isArray(data.messages)) {
+      this.olderStatus.textContent = `Could not load earlier messages: ${ack.msg}`;
+    } else {
+      const shown = this.prependOlder(data.messages as Delivered[]);
+      this.moreOlder = data.complete !== true && data.messages.length > 0;
+      const count = shown === 0 ? "No earlier messages to show." : `${shown} earlier message${shown === 1 ? "" : "s"} shown above.`;
+      this.olderStatus.textContent = this.moreOlder ? count : `${count} That is the start of what the room keeps.`;
+    }
+    const focused = document.activeElement === this.olderButton;
+    this.renderOlder();
+    if (focused && this.olderButton.hidden) this.conversation("room").log.focus();
+  }
+
+  /** A page of earlier messages (oldest first) above each conversation's rows; how many rows it added. */
+  private prependOlder(messages: Delivered[]): number {
+    // A poll's results: the newest of this page, and only for a poll not known yet (later results win).
+    const results = new Map<string, unknown>();
+    for (const data of messages) {
+      const value = isObject(data) && isObject(data.message) && data.message.type === "poll-results" ? data.message.value : null;
+      if (isObject(value) && typeof value.poll === "string") results.set(value.poll, value);
+    }
+    for (const [poll, value] of results) if (!this.polls.has(poll)) this.polls.results(value);
+    const batch = (this.olderBatch = new Map());
+    try {
+      for (const data of messages) this.deliver(data, "older");
+    } finally {
+      this.olderBatch = null;
+    }
+    let shown = 0;
+    for (const [conversation, rows] of batch) {
+      const log = conversation.log;
+      const fromBottom = log.scrollHeight - log.scrollTop; // keep what the reader sees where it is
+      log.prepend(...rows);
+      log.scrollTop = log.scrollHeight - fromBottom;
+      shown += rows.length;
+    }
+    return shown;
   }
 
   // -- messages -------------------------------------------------------------------------
 
-  /** Everything delivered (live, from history, or our own ack) goes through here once per id. */
-  deliver(data: Delivered, live: boolean): void {
+  /** Everything delivered (live, from history, paged back, or our own ack) goes through here once per id. */
+  deliver(data: Delivered, arrival: Arrival): void {
     if (!isObject(data) || !isObject(data.message) || typeof data.message.type !== "string") return;
     if (typeof data.id === "string") {
       if (this.seen.has(data.id)) return;
       this.seen.add(data.id);
-      this.lastId = data.id;
+      if (MESSAGE_ID.test(data.id)) {
+        if (this.lastId === null || laterId(data.id, this.lastId)) this.lastId = data.id;
+        if (this.oldestId === null || laterId(this.oldestId, data.id)) this.oldestId = data.id;
+      }
     }
+    const live = arrival === "live";
+    const older = arrival === "older"; // from before everything shown: it changes no state, only adds rows
     const { type, value } = data.message;
     if (type === "typing") {
       // {typing: bool}, or the seed's bare true/false/null (null: typing)
@@ -259,19 +370,33 @@ export class RoomView implements PanelHost {
       return;
     }
     if (type === "reaction" && this.applyReaction(data)) return; // else: a reaction on the room, shown as a line
-    if (type === "poll-results") return this.polls.results(value);
+    if (type === "poll-results") {
+      if (!older) this.polls.results(value); // (a page of earlier ones: prependOlder keeps only what is newest)
+      return;
+    }
     if (type.startsWith("quiz-")) {
-      this.panel?.quizMessage(type, value);
-      if (QUIZ_CARD.has(type)) this.quiz.handle(data, live);
+      if (!older) {
+        this.panel?.quizMessage(type, value);
+        if (QUIZ_CARD.has(type)) this.quiz.handle(data, live);
+      }
       if (QUIZ_PRIVATE.has(type) || data.to !== undefined) return; // private: the card and the panel show it
     }
-    if (type === "moderation" && isObject(value)) this.moderation(value, live);
+    if (type === "moderation" && isObject(value) && !older) this.moderation(value, live);
     const key = this.conversationKey(data);
-    if (type === "text" && data.from !== ROOM_ID && data.from === this.botOfKind("moderator")?.ID) this.panel?.moderatorSaid(String(value));
-    this.clearTyping(data.from, key);
+    if (!older && type === "text" && data.from !== ROOM_ID && data.from === this.botOfKind("moderator")?.ID) this.panel?.moderatorSaid(String(value));
+    if (!older) this.clearTyping(data.from, key);
     const conversation = this.conversation(key);
-    this.appendRow(conversation, this.row(data));
-    if (key !== this.active && live) conversation.setUnread(conversation.unread + 1);
+    const row = this.row(data);
+    this.placed += 1;
+    if (arrival === "joined" || older) row.classList.add("earlier");
+    if (older && this.olderBatch) {
+      const rows = this.olderBatch.get(conversation) ?? [];
+      rows.push(row);
+      this.olderBatch.set(conversation, rows);
+      return;
+    }
+    this.appendRow(conversation, row);
+    if (key !== this.active && (live || arrival === "missed")) conversation.setUnread(conversation.unread + 1);
   }
 
   private conversationKey(data: Delivered): string {
@@ -374,9 +499,13 @@ export class RoomView implements PanelHost {
     if (conversation.stick || row.classList.contains("mine")) log.scrollTop = log.scrollHeight;
   }
 
-  /** A line from this page itself (not from the server): refusals, joins and leaves. */
-  note(conversation: Conversation, text: string, kind: "error" | "presence"): void {
-    this.appendRow(conversation, h("li", { class: `msg note ${kind}` }, h("p", null, text)));
+  /** A line from this page itself (not from the server): refusals, joins and leaves, history's dividers. */
+  note(conversation: Conversation, text: string, kind: "error" | "presence" | "divider"): void {
+    this.appendRow(conversation, this.noteRow(text, kind));
+  }
+
+  private noteRow(text: string, kind: "error" | "presence" | "divider"): HTMLLIElement {
+    return h("li", { class: `msg note ${kind}` }, h("p", null, text));
   }
 
   private refusal(ack: Ack, to: number | null): void {
@@ -536,6 +665,14 @@ export class RoomView implements PanelHost {
     this.conn.close();
     this.options.leave();
   }
+}
+
+/** A message id as the server gives them: digits, fixed width (roomchat/storage/ids.py). */
+const MESSAGE_ID = /^[0-9]+$/;
+
+/** Whether id `a` came after id `b` (both digits: the longer is later, else the greater string). */
+function laterId(a: string, b: string): boolean {
+  return a.length !== b.length ? a.length > b.length : a > b;
 }
 
 /** A poll's id: its value's `id` (what votes and results name), else, from an older server, the message's id. */
