@@ -90,7 +90,8 @@ class ChatServer:
         self.history = self._history()
         self.auth = Authenticator(config, self.state.guest_ids)
         self.bots = BotHost(config, source, self.auth, self.plugins.bots, self.plugins.resolve_room, self.clock,
-                            self.state.leases)  # checks the bots: config now; they connect once the server listens
+                            self.state.leases, store=self.state.kv, shared_store=config.cluster is not None)
+        # (it checks the bots: config now; they connect once the server listens; each bot's store is in state.kv)
         self.sessions: Sessions = {}
         self.sio = self._socket_server(client_manager)
         self.delivery = Delivery(self.sio, self.clock)

@@ -32,8 +32,10 @@ timers' callbacks run one at a time.
 
 Actions live on ``BotRoom``: ``send``, ``broadcast``, ``moderate``,
 ``call_later`` and ``timers`` (through the bot's clock), ``teachers``,
-``leave``; per-room, per-bot state is the dict ``room.state``; a received
-message answers itself with ``msg.reply(...)``. Time is ``self.clock``: tests
+``leave``; per-room, per-bot state is the dict ``room.state`` (kept while the
+bot runs); what must outlive a restart goes in ``self.store``, the bot's own
+persistent key-value store (``roomchat.client.store``); a received message
+answers itself with ``msg.reply(...)``. Time is ``self.clock``: tests
 hand the bot a ``roomchat.clock.FakeClock`` and advance it (docs/bots.md).
 
 Which users are bots: bots are configured, not announced on the wire (a User
@@ -57,6 +59,7 @@ from .client import wire
 from .client.ack import Ack
 from .client.commands import Command, CommandRefused, Commands, Invocation, command, read_command
 from .client.message import Incoming
+from .client.store import BotStore, bot_namespace
 from .client.timers import Timers
 from .clock import Callback, Clock, Timer, run_within
 from .config import describe_error
@@ -71,6 +74,7 @@ __all__ = [
     "Bot",
     "BotRoom",
     "BotSettings",
+    "BotStore",
     "Command",
     "CommandRefused",
     "Incoming",
@@ -269,8 +273,11 @@ class Bot:
     ``default_command``, ``command_type`` and ``command_key``,
     ``room_commands``, ``command_help``.
     Instance attributes: ``settings`` (the validated model), ``log`` (a
-    logger), ``clock`` (a ``roomchat.clock.Clock``), ``rooms`` (name ->
-    BotRoom), ``bot_ids`` (IDs of the users known to be bots), ``commands``.
+    logger), ``clock`` (a ``roomchat.clock.Clock``), ``store`` (the bot's own
+    persistent ``BotStore``: the server's database for a bot it runs, the
+    database ``roomchat bot run`` opens for an external one, memory when the
+    bot is built by hand), ``rooms`` (name -> BotRoom), ``bot_ids`` (IDs of
+    the users known to be bots), ``commands``.
     """
 
     kind: ClassVar[str] = ""
@@ -291,13 +298,15 @@ class Bot:
     """The first line of ``help_text()``."""
 
     def __init__(self, settings: BotSettings | dict[str, Any] | None = None, *, clock: Clock | None = None,
-                 bot_ids: Iterable[int] = ()) -> None:
+                 bot_ids: Iterable[int] = (), store: BotStore | None = None) -> None:
         self.settings: Any = (settings if isinstance(settings, self.Settings)
                               else self.validate_settings(settings if isinstance(settings, dict) else {}))
         self.clock: Clock = clock or Clock()
         self.log = logging.getLogger(f"roomchat.bots.{self.kind or type(self).__name__}")
         self.rooms: dict[str, BotRoom] = {}
         self.bot_ids: set[int] = set(bot_ids)
+        self.store: BotStore = store if store is not None else BotStore.in_memory(
+            bot_namespace(self.kind or type(self).__name__))
         self.commands: Commands = self.command_table()
 
     @classmethod

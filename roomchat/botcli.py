@@ -12,6 +12,16 @@ without ``--config`` the options are all there is.
 Which entry: ``--id``; else the one whose token is ``--token``; else the only
 ``run: external`` entry (of KIND, when given).
 
+The bot's store (``self.store``, docs/bots.md "The bot store") is a database
+this process opens before the bot starts: ``--data DIR`` keeps it in the
+SQLite file ``DIR/roomchat-bots.sqlite3``; without ``--data``, ``--config``
+means the config's ``storage.url`` (the server's own database, relative paths
+from the config's folder, migrated if no server has yet), and neither means
+``./data/roomchat-bots.sqlite3``. Its keys are under ``bot:<kind>:<ID>`` (the
+entry's ID; ``bot:<kind>`` for a bot no entry declares), exactly as when the
+server runs the bot, so a bot moved from ``run: server`` to ``run: external``
+on the same database keeps what it stored.
+
 Bot kinds are found by ``BotKinds``, a light registry: the built-in bots
 (``roomchat_bots``), installed packages' entry points, ``plugins.load`` and
 ``--plugin``, each module imported and its ``roomchat_register_bots`` read.
@@ -27,7 +37,7 @@ import inspect
 import logging
 import os
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +45,7 @@ from typing import Any
 from .bot import Bot
 from .botrunner import BotRefused, BotRunner, loopback_url
 from .builtins import BUILTIN_PLUGINS
+from .client.store import BotStore, bot_namespace, data_url
 from .config import BotConfig, Config, EnvRef, parse_config
 from .errors import CommandError, ConfigError
 from .loading import entry_point_plugins, import_object, import_plugin
@@ -139,6 +150,12 @@ class BotPlan:
     token: str
     rooms: list[str]
     bot_ids: frozenset[int]
+    store_url: str = ""
+    """The storage URL of the bot's store (``--data``, the config's ``storage.url``, or ``./data``)."""
+    store_base: str | None = None
+    """The folder a relative SQLite path in ``store_url`` is relative to."""
+    namespace: str = ""
+    """The prefix of the bot's keys in its store."""
 
 
 def add_bot_parser(sub: Any, log_levels: list[str]) -> None:
@@ -172,6 +189,10 @@ def add_bot_parser(sub: Any, log_levels: list[str]) -> None:
                         "bot under bots:)")
     p.add_argument("--plugin", action="append", default=[], dest="plugins", metavar="MODULE_OR_FILE",
                    help="a module, or a .py file relative to this directory, that registers bots (repeatable)")
+    p.add_argument("--data", metavar="DIR",
+                   help="keep the bot's store (what it remembers across restarts) in DIR/roomchat-bots.sqlite3 "
+                        "(default: with --config, the config's storage.url, the server's database; "
+                        "else ./data)")
     p.add_argument("--log-level", choices=log_levels, default="info", help="how much to log (default: info)")
     p.set_defaults(func=run_cli)
 
@@ -180,13 +201,106 @@ def run_cli(args: argparse.Namespace) -> int:
     """``roomchat bot run``: settle the plan, connect, run until SIGTERM or Ctrl-C."""
     setup_logging(args.log_level)
     plan = make_plan(args)
-    runner = BotRunner(lambda: plan.bot_class(plan.settings, bot_ids=plan.bot_ids), plan.url, plan.token, plan.rooms,
-                       label=plan.kind, fatal_refusals=True)
     try:
-        asyncio.run(_run_until_signal(runner))
+        asyncio.run(_run_with_store(plan))
     except BotRefused as refused:
         raise CommandError(f"the server refused the bot in {refused}; check --token and --room") from None
     return 0
+
+
+async def _run_with_store(plan: BotPlan) -> None:
+    """Run the bot until a signal with its store (``open_store``), then close the store."""
+    store = open_store(plan)
+    event(log, "bot_store", bot=plan.kind, namespace=store.namespace, url=_shown(plan.store_url))
+
+    def make() -> Bot:
+        bot = plan.bot_class(plan.settings, bot_ids=plan.bot_ids)
+        bot.store = store
+        return bot
+
+    runner = BotRunner(make, plan.url, plan.token, plan.rooms, label=plan.kind, fatal_refusals=True)
+    try:
+        await _run_until_signal(runner)
+    finally:
+        await store.close()
+
+
+def open_store(plan: BotPlan) -> BotStore:
+    """The bot's store on the database the plan names, opened (and migrated) on the store's first use.
+
+    A bot that never stores anything needs no database and makes no file. A
+    database that cannot be opened fails that use (``StorageError``, logged
+    as the handler's failure, once per attempt) and is tried again at the next.
+    """
+    lazy = LazyDatabase(plan.store_url, plan.store_base)
+    return BotStore(lazy, plan.namespace, close=lazy.close)
+
+
+class LazyDatabase:
+    """A ``DatabaseKeyValue`` on a storage URL, connected at its first call (``roomchat bot run``'s store)."""
+
+    def __init__(self, url: str, base: str | None) -> None:
+        self.url = url
+        self.base = base
+        self._kv: Any = None
+        self._lock = asyncio.Lock()
+
+    async def _store(self) -> Any:
+        if self._kv is None:
+            async with self._lock:
+                if self._kv is None:
+                    from .storage.config import driver_url
+                    from .storage.database import open_database
+                    from .storage.kv import DatabaseKeyValue
+
+                    db = await open_database(driver_url(self.url, self.base))
+                    event(log, "bot_store_open", url=db.url)
+                    self._kv = DatabaseKeyValue(db)
+        return self._kv
+
+    async def get(self, key: str) -> Any:
+        """The value at ``key``."""
+        return await (await self._store()).get(key)
+
+    async def get_many(self, keys: Sequence[str]) -> list[Any]:
+        """The values at ``keys``."""
+        return list(await (await self._store()).get_many(keys))
+
+    async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        """Store ``value`` at ``key``."""
+        await (await self._store()).set(key, value, ttl)
+
+    async def delete(self, key: str) -> bool:
+        """Forget ``key``."""
+        return bool(await (await self._store()).delete(key))
+
+    async def hash_set(self, key: str, field: str, value: Any, only_if_new: bool = False,
+                       ttl: float | None = None) -> bool:
+        """Set one field of a hash."""
+        return bool(await (await self._store()).hash_set(key, field, value, only_if_new, ttl))
+
+    async def hash_get_all(self, key: str) -> dict[str, Any]:
+        """Every field of a hash."""
+        return dict(await (await self._store()).hash_get_all(key))
+
+    async def incr(self, key: str, amount: int = 1) -> int:
+        """Add to an integer."""
+        return int(await (await self._store()).incr(key, amount))
+
+    async def close(self) -> None:
+        """Close the database, if it was opened."""
+        kv, self._kv = self._kv, None
+        if kv is not None:
+            await kv.db.close()
+
+
+def _shown(url: str) -> str:
+    from .storage.database import shown_url
+
+    try:
+        return shown_url(url)
+    except Exception:  # noqa: BLE001 - only for a log line
+        return "(unreadable url)"
 
 
 def make_plan(args: argparse.Namespace) -> BotPlan:
@@ -209,7 +323,20 @@ def make_plan(args: argparse.Namespace) -> BotPlan:
         token=args.token or _token(entry),
         rooms=args.rooms or (list(entry.spec.rooms) if entry else _missing("--room")),
         bot_ids=frozenset(args.bot_ids) | frozenset(b.id for b in (config.bots if config else ())),
+        **_store(args, config, entry, kind),
     )
+
+
+def _store(args: argparse.Namespace, config: Config | None, entry: Entry | None, kind: str) -> dict[str, Any]:
+    """Where the bot's store is (``--data``, else the config's ``storage.url``, else ``./data``) and its namespace."""
+    namespace = bot_namespace(kind, entry.spec.id if entry is not None else None)
+    data = getattr(args, "data", None)
+    if data:
+        return {"store_url": data_url(data), "store_base": None, "namespace": namespace}
+    if config is not None:
+        return {"store_url": config.storage.url, "store_base": str(Path(args.config).resolve().parent),
+                "namespace": namespace}
+    return {"store_url": data_url("data"), "store_base": None, "namespace": namespace}
 
 
 def choose_entry(config: Config, args: argparse.Namespace) -> Entry | None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from .bot import Bot
 from .botrunner import BotRunner
+from .client.store import BotStore, KeyValue, bot_namespace
 from .clock import Clock
 from .config import BotConfig, Config, RoomConfig
 from .core.identity import Authenticator
@@ -34,11 +35,17 @@ class BotHost:
     (a problem stops start-up naming ``bots.<i>.<key>``) and registers each
     bot's credential. ``start(url)`` connects the bots once the server
     listens; ``stop()`` takes them out before the server disconnects anyone.
+    ``store`` is the server's durable key-value store: each bot's ``store`` is
+    its namespace there, ``bot:<kind>:<ID>`` (None: each bot keeps its store in
+    memory); ``shared_store``: other servers write it too (a cluster).
     """
 
     def __init__(self, config: Config, source: str, auth: Authenticator, kinds: dict[str, type[Any]],
-                 resolve_room: Callable[[str], RoomConfig], clock: Clock, leases: Leases) -> None:
+                 resolve_room: Callable[[str], RoomConfig], clock: Clock, leases: Leases,
+                 store: KeyValue | None = None, shared_store: bool = False) -> None:
         self.source = source
+        self.store = store
+        self.shared_store = shared_store
         self.kinds = kinds
         self.resolve_room = resolve_room
         self.clock = clock
@@ -130,14 +137,25 @@ class BotHost:
         """Connect every bot to its rooms (the server listens at ``url``)."""
         clock, ids = self.clock, self.bot_ids
         for spec, bot_class, settings, token in self._planned:
-            def make(bot_class: type[Bot] = bot_class, settings: Any = settings) -> Bot:
-                return bot_class(settings, clock=clock, bot_ids=ids)
+            store = self.bot_store(spec)
+
+            def make(bot_class: type[Bot] = bot_class, settings: Any = settings, store: BotStore = store) -> Bot:
+                bot = bot_class(settings, clock=clock, bot_ids=ids)
+                bot.store = store  # set after construction: a subclass's __init__ need not pass it on
+                return bot
 
             runner = BotRunner(make, url, token, spec.rooms, label=f"{spec.kind}:{spec.id}")
             self.runners.append(runner)
             task = asyncio.create_task(self._hold(f"bot:{spec.id}", runner), name=f"bot {spec.kind}:{spec.id}")
             self._tasks.append(task)
             event(log, "bot_started", kind=spec.kind, bot=spec.id, rooms=",".join(spec.rooms))
+
+    def bot_store(self, spec: BotConfig) -> BotStore:
+        """The store of the bot ``spec`` configures: its namespace of the server's store (memory without one)."""
+        namespace = bot_namespace(spec.kind, spec.id)
+        if self.store is None:
+            return BotStore.in_memory(namespace)
+        return BotStore(self.store, namespace, shared=self.shared_store)
 
     async def _hold(self, lease: str, runner: BotRunner) -> None:
         # In a cluster each configured bot runs on one server at a time (the backend's leases).
