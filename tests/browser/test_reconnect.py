@@ -1,9 +1,11 @@
 """The page reconnects by itself after the server restarts, and asks for what it missed.
 
-Today's server ignores the join's ``history``/``since`` keys (PROTOCOL.md, "History and
-catch-up", is not implemented yet); the client sends them anyway, which is checked here
-on the wire: ``history`` on the first join, ``since`` = the last message id it saw on
-the rejoin. The catch-up itself gets its browser test when the server side lands.
+The join's keys (PROTOCOL.md, "History and catch-up") are checked here on the wire:
+``history`` on the first join, ``since`` = the highest message id the page saw (its own
+acked messages count) on the rejoin, and a message seen before the restart is not shown
+again. What the server answers them with, as the reader sees it (earlier messages on a
+late join, every missed message once and in order after a restart, paging back, nobody
+else's direct messages), is tested in test_history.py.
 """
 
 from __future__ import annotations

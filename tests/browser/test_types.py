@@ -1,7 +1,8 @@
-"""Built-in media types as themselves, and the client's side of PROTOCOL.md's history.
+"""Built-in media types as themselves, and a message id the page has shown never shown twice.
 
-Today's server sends no ``history`` event; a test plugin sends one (and a live duplicate of a
-message in it) so the client's handling is tested now: history shown first, once per id.
+The server's history and catch-up have their own tests (test_history.py); here a test plugin
+sends a live copy of a message that is also in the joining page's history (PROTOCOL.md: "a
+client still does well to ignore a message whose id it has shown"), and the page shows it once.
 """
 
 from __future__ import annotations
@@ -13,37 +14,35 @@ import pytest
 from browserkit import config, join, log, message
 from playwright.sync_api import expect
 
-from roomchat import ROOM_ID, hookimpl
+from roomchat import hookimpl
 from roomchat.core.delivery import user_channel
 from roomchat.testing import ChatClient, RoomchatThread
 
 PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
        "YPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
-OLD = {"from": ROOM_ID, "message": {"type": "text", "value": "said before you came"}, "id": "h-1", "time": 1_700_000_000_000}
-
-
-class History:
-    """Stands in for the server's history (not built yet): a `history` event, then a live copy of its message.
+class Duplicate:
+    """Sends a joining Reader a live copy of ``data`` (a message already in its history), as a retried rejoin might.
 
     No plugin can emit an event of its own: this test-only one emits through the test's server.
     """
 
     server: RoomchatThread
+    data: dict[str, Any] | None = None
 
     @hookimpl
     async def roomchat_user_joined(self, room: str, user: Any) -> None:
-        if user.name != "Reader":
+        if user.name != "Reader" or self.data is None:
             return
-        to, sio = user_channel(room, user.id), self.server.chat.sio
-        await sio.emit("history", {"msg": "Message history", "data": {"messages": [OLD], "complete": True}}, to=to)
-        await sio.emit("message", {"msg": "New message", "data": OLD}, to=to)
+        await self.server.chat.sio.emit("message", {"msg": "New message", "data": self.data}, to=user_channel(room, user.id))
+
+
+DUPLICATE = Duplicate()
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[RoomchatThread]:
-    history = History()
-    with RoomchatThread(config(), plugins={"history": history}) as running:
-        history.server = running
+    with RoomchatThread(config(), plugins={"duplicate": DUPLICATE}) as running:
+        DUPLICATE.server = running
         yield running
 
 
@@ -67,14 +66,19 @@ def test_images_videos_files_and_unknown_types(server: RoomchatThread, new_page:
     expect(message(page, "King Edward").locator(".body")).to_have_text(f"🥔 King Edward, 180 g{fries}")
 
 
-def test_history_is_shown_first_and_once(server: RoomchatThread, new_page: Any) -> None:
-    page = join(new_page(), server.url, "history-room", name="Reader")
-    expect(message(page, "said before you came")).to_have_count(1)
-    expect(log(page).locator("li.msg").first).to_contain_text("said before you came")
-    with ChatClient(server.url, room="history-room", name="Later") as later:
-        later.broadcast("text", "live now")
-    expect(message(page, "live now")).to_be_visible()
-    expect(message(page, "said before you came")).to_have_count(1)
+def test_a_message_id_already_shown_is_not_shown_again(server: RoomchatThread, new_page: Any) -> None:
+    with ChatClient(server.url, room="history-room", name="Earlier") as earlier:
+        said = earlier.broadcast("text", "said before you came")
+        assert said["msg"] == "Message sent" and said["data"]["id"]
+        DUPLICATE.data = said["data"]
+        try:
+            page = join(new_page(), server.url, "history-room", name="Reader")
+            expect(message(page, "said before you came")).to_have_count(1)
+            earlier.broadcast("text", "live now")
+            expect(message(page, "live now")).to_be_visible()
+            expect(message(page, "said before you came")).to_have_count(1)
+        finally:
+            DUPLICATE.data = None
 
 
 def test_the_short_forms_seed_clients_send(server: RoomchatThread, new_page: Any) -> None:
