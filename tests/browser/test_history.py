@@ -29,17 +29,23 @@ def texts(page: Any) -> Any:
 
 def test_a_late_joiner_sees_the_rooms_earlier_messages(new_page: Any) -> None:
     with RoomchatProcess(config()) as server:
+        with ChatClient(server.url, room="lobby", token=TOKENS[KATE]) as kate:
+            kate.broadcast("text", "zeroth")  # Kate leaves before the page comes: it knows her by ID only
         with ChatClient(server.url, room="lobby", name="Bob") as bob:
             for text in ("first", "second", "third"):
                 assert bob.broadcast("text", text)["msg"] == "Message sent"
             page = join(new_page(), server.url, "lobby", name="Ann")
-            expect(texts(page)).to_have_text(["first", "second", "third", JOINED_LINE])
-            expect(log(page).locator("li.msg.earlier").first.locator(".meta .name")).to_have_text("Bob")
-            expect(page.get_by_role("button", name="Load earlier messages")).to_be_hidden()  # 3 < the 100 asked for
+            expect(texts(page)).to_have_text(["zeroth", "first", "second", "third", JOINED_LINE])
+            names = log(page).locator("li.msg.earlier .meta .name")
+            expect(names).to_have_text([f"user {KATE}", "Bob", "Bob", "Bob"])
+            expect(page.get_by_role("button", name="Load earlier messages")).to_be_hidden()  # 4 < the 100 asked for
 
             bob.broadcast("text", "live now")
-            expect(texts(page)).to_have_text(["first", "second", "third", JOINED_LINE, "live now"])
-            expect(log(page).locator("li.msg.earlier")).to_have_count(3)  # the live one is not marked earlier
+            expect(texts(page)).to_have_text(["zeroth", "first", "second", "third", JOINED_LINE, "live now"])
+            expect(log(page).locator("li.msg.earlier")).to_have_count(4)  # the live one is not marked earlier
+            with ChatClient(server.url, room="lobby", token=TOKENS[KATE]):
+                expect(names).to_have_text(["Kate Johnson", "Bob", "Bob", "Bob"])  # named once she is seen
+                expect(log(page).locator("li.msg.earlier").first.locator(".badge")).to_have_text(["student"])
 
 
 def test_load_earlier_messages_pages_back(new_page: Any) -> None:
@@ -55,6 +61,7 @@ def test_load_earlier_messages_pages_back(new_page: Any) -> None:
         more.focus()
         page.keyboard.press("Enter")  # keyboard-usable: a real button
         expect(shown).to_have_text([f"m{n}" for n in range(1, 131)])  # 30 more above, once each, in order
+        expect(shown.nth(29)).to_be_in_viewport()  # the view moves to them: the newest loaded one just above m31
         expect(page.get_by_role("status").filter(has_text="earlier")).to_have_text(
             "30 earlier messages shown above. That is the start of what the room keeps.")
         expect(more).to_be_hidden()

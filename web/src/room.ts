@@ -232,7 +232,7 @@ export class RoomView implements PanelHost {
     this.users.clear();
     for (const user of users) {
       this.users.set(user.ID, user);
-      this.known.set(user.ID, user);
+      this.learn(user);
     }
     this.me = users.at(-1) ?? this.me;
     this.conn.removed = false;
@@ -248,10 +248,22 @@ export class RoomView implements PanelHost {
 
   private userJoined(user: User): void {
     this.users.set(user.ID, user);
-    this.known.set(user.ID, user);
+    this.learn(user);
     this.renderUsers();
     this.note(this.conversation("room"), `${user.name} joined.`, "presence");
     this.panel?.refresh();
+  }
+
+  /** Remember a user's name and role; rows from history that showed only "user N" get them now. */
+  private learn(user: User): void {
+    const first = !this.known.has(user.ID);
+    this.known.set(user.ID, user);
+    if (!first) return;
+    for (const name of this.convBox.querySelectorAll<HTMLElement>(`li.msg[data-from="${user.ID}"] .meta .name.unknown`)) {
+      name.classList.remove("unknown");
+      name.replaceChildren(userText(user.name));
+      name.after(h("span", { class: `badge role-${user.role.toLowerCase()}` }, user.role.toLowerCase()));
+    }
   }
 
   private userLeft(user: User): void {
@@ -340,10 +352,11 @@ export class RoomView implements PanelHost {
     let shown = 0;
     for (const [conversation, rows] of batch) {
       const log = conversation.log;
-      const fromBottom = log.scrollHeight - log.scrollTop; // keep what the reader sees where it is
+      const boundary = log.firstElementChild;
       log.prepend(...rows);
-      log.scrollTop = log.scrollHeight - fromBottom;
       shown += rows.length;
+      // The earlier page fills the view above what was the first row (which goes to the bottom edge).
+      if (boundary) log.scrollTop += boundary.getBoundingClientRect().bottom - log.getBoundingClientRect().bottom;
     }
     return shown;
   }
@@ -421,10 +434,12 @@ export class RoomView implements PanelHost {
     const system = data.from === ROOM_ID;
     const li = h("li", { class: `msg${system ? " system" : ""}${message.mine ? " mine" : ""}`, attrs: { "data-type": data.message.type } });
     if (data.id) li.dataset.id = data.id;
+    li.dataset.from = String(data.from);
     const meta = h(
       "div",
       { class: "meta" },
-      h("span", { class: "name" }, system ? "Room" : userText(sender?.name ?? `user ${data.from}`)),
+      // A sender who left before we came has no name here until they are seen (learn): "user N" meanwhile.
+      h("span", { class: !system && !sender ? "name unknown" : "name" }, system ? "Room" : userText(sender?.name ?? `user ${data.from}`)),
       sender && !system ? h("span", { class: `badge role-${sender.role.toLowerCase()}` }, sender.role.toLowerCase()) : null,
       this.isBot(data.from) ? h("span", { class: "badge bot" }, "bot") : null,
       data.to !== undefined && !system ? h("span", { class: "badge private" }, "private") : null,
