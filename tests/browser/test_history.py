@@ -117,3 +117,32 @@ def test_nobody_elses_direct_messages_are_in_a_pages_history(new_page: Any) -> N
             alan_page.get_by_role("tab", name=re.compile("Grace Hopper")).click()
             expect(log(alan_page).locator("li.msg[data-type='text'] .body")).to_have_text(
                 ["secret for Alan", "secret for Grace"])
+
+
+def test_a_room_without_history_says_so_quietly(new_page: Any) -> None:
+    """``complete: false``: nothing kept on the first join, and on a rejoin some of what was missed may be missing."""
+    server = RoomchatProcess(config(rooms={"quiet": {"admit": ["users", "guests"], "rate_limit": None,
+                                                     "history": "off"}})).start()
+    try:
+        with ChatClient(server.url, room="quiet", name="Bob") as bob:
+            bob.broadcast("text", "said before")
+            page = join(new_page(), server.url, "quiet", name="Ann")
+            expect(log(page).locator("li.msg.note")).to_have_text(
+                ["Earlier messages are not available in this room: new ones will show here."])
+            bob.broadcast("text", "seen live")
+            expect(texts(page)).to_have_text(["seen live"])
+
+        page.route(SOCKET_IO, lambda route: route.abort())
+        server.stop()
+        expect(page.locator("#conn-state")).to_have_attribute("data-state", re.compile("reconnecting|closed"))
+        server = RoomchatProcess(server.config_path, port=server.port).start()
+        with ChatClient(server.url, room="quiet", name="Bob") as bob:
+            bob.broadcast("text", "said while away")
+            page.unroute(SOCKET_IO)
+            expect(page.locator("#conn-state")).to_have_attribute("data-state", "connected", timeout=30_000)
+            expect(log(page).locator("li.msg.note.presence").last).to_have_text(
+                "Some messages sent while you were away may be missing: the room does not keep them all.")
+            expect(texts(page)).to_have_text(["seen live"])
+            expect(page.get_by_role("button", name="Load earlier messages")).to_be_hidden()
+    finally:
+        server.stop()

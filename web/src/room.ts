@@ -76,8 +76,6 @@ export class RoomView implements PanelHost {
   private oldestId: string | null = null;
   /** Whether the first join's history came: later `history` events are a rejoin's catch-up. */
   private historyShown = false;
-  /** Message rows put in any conversation so far (to tell whether a batch showed anything). */
-  private placed = 0;
   /** Rows of a page of earlier messages being built, by conversation (prepended together). */
   private olderBatch: Map<Conversation, HTMLLIElement[]> | null = null;
   private moreOlder = false;
@@ -280,27 +278,28 @@ export class RoomView implements PanelHost {
    */
   private history(messages: Delivered[], complete: boolean): void {
     const room = this.conversation("room");
+    const rows = () => room.log.querySelectorAll("li.msg:not(.note)").length;
     if (!this.historyShown) {
       this.historyShown = true;
-      const before = this.placed;
+      const before = rows();
       for (const data of messages) this.deliver(data, "joined");
-      if (this.placed > before) this.note(room, "Messages from before you joined are above this line.", "divider");
-      else if (!complete) this.note(room, "Earlier messages are not available in this room: new ones will show here.", "presence");
+      if (rows() > before) this.note(room, "Messages from before you joined are above this line.", "divider");
+      else if (!complete && messages.length === 0) this.note(room, "Earlier messages are not available in this room: new ones will show here.", "presence");
       // `complete` is false when the server's cap cut the count; a full count may have more behind it.
       this.moreOlder = messages.length > 0 && (!complete || messages.length >= HISTORY_COUNT);
       this.renderOlder();
       return;
     }
     const marker = room.log.lastElementChild;
-    const before = room.log.querySelectorAll("li.msg:not(.note)").length;
+    const before = rows();
     for (const data of messages) this.deliver(data, "missed");
-    const missed = room.log.querySelectorAll("li.msg:not(.note)").length - before;
+    const missed = rows() - before;
     if (missed > 0) {
       const line = this.noteRow(`While you were away: ${missed} new message${missed === 1 ? "" : "s"}.`, "divider");
       if (marker) marker.after(line);
       else room.log.prepend(line);
     }
-    if (!complete) this.note(room, "Some messages from while you were away may be missing: the room no longer keeps them.", "presence");
+    if (!complete) this.note(room, "Some messages sent while you were away may be missing: the room does not keep them all.", "presence");
   }
 
   /** Show "Load earlier messages" while the room may hold older messages than the oldest shown. */
@@ -400,7 +399,6 @@ export class RoomView implements PanelHost {
     if (!older) this.clearTyping(data.from, key);
     const conversation = this.conversation(key);
     const row = this.row(data);
-    this.placed += 1;
     if (arrival === "joined" || older) row.classList.add("earlier");
     if (older && this.olderBatch) {
       const rows = this.olderBatch.get(conversation) ?? [];
