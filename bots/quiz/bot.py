@@ -26,7 +26,7 @@ from .controller import QuizMaster
 from .settings import QuizSettings
 
 STATE_KEY = "quiz"
-FORBIDDEN = "Only teachers and admins can start, pause, resume, skip or stop a quiz."
+FORBIDDEN = "Only teachers and admins can start, pause, resume, skip or stop a quiz, or reset the season."
 
 log = logging.getLogger("roomchat.bots.quiz")
 
@@ -63,15 +63,23 @@ class QuizBot(Bot):
             raise ConfigError(exc.source, [line for problem in exc.problems for line in _one_per_line(problem)]) from None
 
     def master(self, room: BotRoom) -> QuizMaster:
-        """This room's quiz master (kept in ``room.state``, so a quiz survives a reconnect)."""
+        """This room's quiz master (kept in ``room.state``, so a quiz survives a reconnect; its store, a restart)."""
         master = room.state.get(STATE_KEY)
         if master is None:
-            master = room.state[STATE_KEY] = QuizMaster(room, self.settings.for_room(room.name))
+            master = room.state[STATE_KEY] = QuizMaster(room, self.settings.for_room(room.name), self.store)
         return master
 
     async def on_join(self, room: BotRoom) -> None:
-        """Ready the room's quiz master."""
-        self.master(room)
+        """Ready the room's quiz master: bring back a quiz a restart interrupted, or restart one held while away."""
+        master = self.master(room)
+        if not master.restored:
+            await master.restore()
+        else:
+            await master.release()
+
+    async def on_leave(self, room: BotRoom) -> None:
+        """The connection dropped: hold the quiz (its clock stops) until the bot is back."""
+        self.master(room).hold()
 
     async def on_user_joined(self, room: BotRoom, user: User) -> None:
         """A student who joins mid-question gets the open question."""
@@ -144,6 +152,16 @@ class QuizBot(Bot):
     async def export(self, room: BotRoom, msg: Incoming) -> None:
         """The results as CSV, again, to you."""
         await self.master(room).export(_who(msg))
+
+    @command(aliases=("leaderboard",))
+    async def season(self, room: BotRoom, msg: Incoming) -> None:
+        """The room's season leaderboard (every quiz since the last reset), to you."""
+        await self.master(room).season(msg.sender, msg.from_id)
+
+    @command("reset-season", staff_only=True)
+    async def reset_season(self, room: BotRoom, msg: Incoming) -> None:
+        """Start a new season in this room: everyone's season totals go back to nothing."""
+        await self.master(room).reset_season(_who(msg))
 
     async def on_command_refused(self, room: BotRoom, msg: Incoming, refusal: CommandRefused) -> None:
         """A ``quiz-error`` to the sender: ``forbidden`` for students, ``bad_command``, or the quiz's own code."""

@@ -10,6 +10,16 @@ runs in the server, out of process, and in unit tests.
 The bot SDK runs a room's handlers and timer callbacks one at a time, and a
 timer cancelled before its callback ran never runs, so nothing here locks or
 checks for stale timers.
+
+What outlives a restart is in the bot's store (``saved.py``): the quiz in
+progress, saved whenever a question opens or closes (and at a teacher's pause
+or resume), under ``run:<room>``; the room's season, under ``season:<room>``,
+updated when a quiz ends (each quiz counted once, by its ID). A quiz master
+that finds a saved quiz when its bot (re)starts (``restore``) resumes it, the
+interrupted question asked again after ``resume_delay``, or ends it with its
+results sent when it was saved more than ``resume_within`` seconds ago. While
+the bot is disconnected (the server restarting under an external bot) the
+quiz is held: its clock stops, and starts again when the bot is back.
 """
 
 from __future__ import annotations
@@ -18,9 +28,11 @@ import functools
 import logging
 import random
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from roomchat.client.store import BotStore
 from roomchat.client.timers import Timers
 from roomchat.clock import Clock
 from roomchat.errors import ConfigError
@@ -31,6 +43,7 @@ from . import messages as m
 from .bank import Bank
 from .export import results_csv, split_csv
 from .game import Answer, QuestionResult, QuizProblem, QuizRun
+from .saved import SavedRunError, Season, dump_run, load_run
 from .scoring import Scoring
 
 log = logging.getLogger("roomchat.bots.quiz")
@@ -57,6 +70,9 @@ class QuizOptions(Protocol):
     scoreboard_size: int
     export_part_bytes: int
     default_bank: str | None
+    resume_within: float | None
+    resume_delay: float
+    season_size: int
 
     def scoring(self) -> Scoring: ...
     def bank_names(self) -> list[str]: ...
@@ -68,13 +84,28 @@ TIMERS = "quiz"
 
 
 class QuizMaster:
-    """Runs quizzes in one room, one at a time."""
+    """Runs quizzes in one room, one at a time; ``store`` keeps the quiz in progress and the season."""
 
-    def __init__(self, room: RoomLike, options: QuizOptions) -> None:
+    def __init__(self, room: RoomLike, options: QuizOptions, store: BotStore | None = None) -> None:
         self.room = room
         self.options = options
+        self.store = store if store is not None else BotStore.in_memory("quiz")
         self.run: QuizRun | None = None
+        self.run_id = ""  # the running (or last) quiz's ID: the season counts each once
         self.last: QuizRun | None = None  # the last finished run, for ``export``
+        self.restored = False  # whether ``restore`` ran (once per quiz master: once per bot instance)
+        self.held = False  # the bot paused the quiz itself while it was disconnected
+        self.unsent_export: QuizRun | None = None  # results nobody was there to take (after a restart)
+
+    @property
+    def run_key(self) -> str:
+        """The store's key of this room's quiz in progress."""
+        return f"run:{self.room.name}"
+
+    @property
+    def season_key(self) -> str:
+        """The store's key of this room's season."""
+        return f"season:{self.room.name}"
 
     # -- time -------------------------------------------------------------------
 
@@ -136,7 +167,8 @@ class QuizMaster:
         if questions is not None:
             run.order = run.order[:questions]
         run.begin(self._now(), self.options.start_delay)
-        self.run = run
+        self.run, self.run_id = run, uuid.uuid4().hex
+        await self._save()
         event(log, "quiz_started", room=self.room.name, bank=loaded.name, by=user.id, questions=run.total)
         # Timers are always set before the messages that announce the change go out: whoever
         # reacts to a message (a test moving the clock, say) finds the quiz already in its new state.
@@ -152,13 +184,16 @@ class QuizMaster:
         run = self._running()
         run.pause(self._now())
         self._cancel_timers()
+        await self._save()
         await self._broadcast(m.STATUS, self._status("paused", user))
 
     async def resume(self, user: User) -> None:
         """Start the clock again where it stopped."""
         run = self._running()
         run.resume(self._now())
+        self.held = False
         self._schedule()
+        await self._save()
         await self._broadcast(m.STATUS, self._status("resumed", user))
 
     async def skip(self, user: User) -> None:
@@ -223,10 +258,135 @@ class QuizMaster:
     # -- people -------------------------------------------------------------------
 
     async def joined(self, user: User) -> None:
-        """Show a student who joins mid-question the open question."""
+        """Show a student who joins mid-question the open question; a teacher, results nobody could take yet."""
         run = self.run
         if run is not None and run.phase == "question" and not user.role.is_staff:
             await self._send(user.id, m.QUESTION, self._question_value(run))
+        unsent = self.unsent_export
+        if unsent is not None and user.role.is_staff and not user.bot:
+            self.unsent_export = None
+            await self._send_export(unsent, [user.id])
+
+    # -- what outlives a restart --------------------------------------------------------
+
+    async def _save(self) -> None:
+        """Save the quiz in progress (a store that fails is logged: the quiz goes on)."""
+        run = self.run
+        if run is None:
+            return
+        data = dump_run(run, self.run_id, self.room.clock.now(), paused=run.paused and not self.held)
+        try:
+            await self.store.set(self.run_key, data)
+        except Exception as exc:  # noqa: BLE001 - the store's backend may fail in many ways; the quiz goes on
+            event(log, "quiz_not_saved", logging.WARNING, room=self.room.name, reason=f"{type(exc).__name__}: {exc}")
+
+    async def _count_season(self, run: QuizRun) -> Season | None:
+        """Count a finished quiz into the room's season (once) and forget it as a quiz in progress."""
+        try:
+            season = Season.load(await self.store.get(self.season_key))
+            if season.add(run, self.run_id, self.room.clock.now()):
+                await self.store.set(self.season_key, season.dump())
+            await self.store.delete(self.run_key)
+            return season
+        except Exception as exc:  # noqa: BLE001 - see _save
+            event(log, "quiz_season_not_saved", logging.WARNING, room=self.room.name,
+                  reason=f"{type(exc).__name__}: {exc}")
+            return None
+
+    async def restore(self) -> None:
+        """Bring back the quiz this room had in progress when the bot last stopped (once per quiz master).
+
+        Saved less than ``resume_within`` seconds ago: it resumes (a
+        ``quiz-status`` ``resumed`` with ``restarted: true``), and its next
+        question (the interrupted one, asked again) opens after
+        ``resume_delay``. Older: it ends, stopped, and its results are sent as
+        at any end (``restarted: true`` on the leaderboard and the status).
+        """
+        if self.restored:
+            return
+        self.restored = True
+        try:
+            data = await self.store.get(self.run_key)
+            if data is None:
+                return
+            season = Season.load(await self.store.get(self.season_key))
+        except Exception as exc:  # noqa: BLE001 - see _save
+            event(log, "quiz_not_restored", logging.WARNING, room=self.room.name, reason=f"{type(exc).__name__}: {exc}")
+            return
+        try:
+            run, run_id, saved_at = load_run(data)
+        except SavedRunError as exc:
+            event(log, "quiz_not_restored", logging.WARNING, room=self.room.name, reason=str(exc))
+            await self.store.delete(self.run_key)
+            return
+        if run_id in season.counted:  # it ended, and only forgetting it did not happen
+            await self.store.delete(self.run_key)
+            return
+        self.run, self.run_id = run, run_id
+        away = max(0.0, self.room.clock.now() - saved_at)
+        within = self.options.resume_within
+        if within is not None and away >= within:
+            event(log, "quiz_restored", room=self.room.name, bank=run.bank.name, action="ended", away=round(away))
+            self._end(run, stopped=True)
+            await self._announce_end(run, None, restarted=True)
+            return
+        delay = self.options.resume_delay
+        run.rewind(self._now(), delay)
+        event(log, "quiz_restored", room=self.room.name, bank=run.bank.name, action="resumed", away=round(away),
+              next=run.index + 2)
+        self._schedule()
+        await self._save()
+        await self._broadcast(m.STATUS, self._status("resumed", None, restarted=True, next_question=run.index + 2,
+                                                     first_in=delay))
+        if delay <= 0 and not run.paused:
+            await self._advance()
+
+    def hold(self) -> None:
+        """The bot lost its connection: stop the quiz's clock until it is back (``release``)."""
+        run = self.run
+        if run is None or run.paused or run.phase not in ("question", "between"):
+            return
+        run.pause(self._now())
+        self.held = True
+        self._cancel_timers()
+
+    async def release(self) -> None:
+        """The bot is back: start the clock of a quiz ``hold`` stopped again, where it stopped."""
+        run = self.run
+        if not self.held or run is None:
+            self.held = False
+            return
+        self.held = False
+        run.resume(self._now())
+        self._schedule()
+        await self._broadcast(m.STATUS, self._status("resumed", None, reconnected=True))
+
+    # -- the season -------------------------------------------------------------------
+
+    async def season(self, user: User | None, user_id: int) -> None:
+        """The room's season leaderboard, privately (``quiz-season``)."""
+        try:
+            season = Season.load(await self.store.get(self.season_key))
+        except Exception as exc:  # noqa: BLE001 - see _save
+            raise QuizProblem("unavailable", f"The season cannot be read right now ({type(exc).__name__})") from None
+        await self._send(user_id, m.SEASON, self._season_value(season, "season"))
+
+    async def reset_season(self, user: User) -> None:
+        """Start a new season in this room (teachers and admins): everyone's totals go back to nothing."""
+        try:
+            old = Season.load(await self.store.get(self.season_key))
+            fresh = Season(counted=old.counted, since=self.room.clock.now())  # a quiz counted before stays counted
+            await self.store.set(self.season_key, fresh.dump())
+        except Exception as exc:  # noqa: BLE001 - see _save
+            raise QuizProblem("unavailable", f"The season cannot be reset right now ({type(exc).__name__})") from None
+        event(log, "quiz_season_reset", room=self.room.name, by=user.id, quizzes=old.quizzes)
+        await self._broadcast(m.SEASON, {**self._season_value(fresh, "reset"), "by": user.id})
+
+    def _season_value(self, season: Season, what: str) -> dict[str, Any]:
+        standings = season.standings()
+        return {"event": what, "quizzes": season.quizzes, "players": len(standings),
+                "since": None if season.since is None else int(season.since * 1000),
+                "scores": standings[: self.options.season_size]}
 
     # -- the flow of a quiz -------------------------------------------------------
 
@@ -242,6 +402,7 @@ class QuizMaster:
             return
         event(log, "quiz_question", room=self.room.name, number=run.number, of=run.total)
         self._schedule()
+        await self._save()
         await self._broadcast(m.QUESTION, self._question_value(run))
 
     async def _give_hint(self, number: int) -> None:
@@ -274,6 +435,7 @@ class QuizMaster:
             self._end(run, stopped=stopping is not None)
         else:
             self._schedule()
+            await self._save()
         if result is not None:
             await self._broadcast(m.REVEAL, self._reveal_value(run, result, ending))
             await self._broadcast(m.SCOREBOARD, self._scoreboard_value(run))
@@ -288,14 +450,22 @@ class QuizMaster:
         event(log, "quiz_finished", room=self.room.name, bank=run.bank.name, played=len(run.results),
               players=len(run.players), stopped=stopped)
 
-    async def _announce_end(self, run: QuizRun, by: User | None) -> None:
+    async def _announce_end(self, run: QuizRun, by: User | None, restarted: bool = False) -> None:
+        season = await self._count_season(run)
+        extra: dict[str, Any] = {"restarted": True} if restarted else {}
         await self._broadcast(m.LEADERBOARD, {
             "bank": run.bank.name, "title": run.bank.title, "played": len(run.results), "of": run.total,
-            "stopped": run.stopped, "scores": run.standings(),
+            "stopped": run.stopped, "scores": run.standings(), **extra,
         })
-        await self._broadcast(m.STATUS, self._status("stopped" if run.stopped else "finished", by, run=run))
+        await self._broadcast(m.STATUS, self._status("stopped" if run.stopped else "finished", by, run=run, **extra))
+        if season is not None:
+            await self._broadcast(m.SEASON, self._season_value(season, "quiz_ended"))
         if run.results:
-            await self._send_export(run, self._export_recipients(run, by))
+            recipients = self._export_recipients(run, by)
+            if recipients:
+                await self._send_export(run, recipients)
+            else:  # nobody to take it (everyone is still reconnecting after a restart): the next teacher in
+                self.unsent_export = run
 
     def _export_recipients(self, run: QuizRun, by: User | None) -> list[int]:
         """Who gets the CSV: whoever started or stopped the quiz, if present; else every teacher present."""

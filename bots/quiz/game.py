@@ -197,6 +197,20 @@ class QuizRun:
         self._between = delay
         self._enter("between", now)
 
+    def rewind(self, now: float, delay: float) -> None:
+        """Bring a quiz back after a restart: the next question in ``delay`` seconds.
+
+        A question that was open is asked again (its answers were lost with
+        the process that took them); after a closed one, the next one comes.
+        A teacher's pause stays.
+        """
+        if self.phase == "question":
+            self.index -= 1
+        self._answers = {}
+        self.hints_given = 0
+        self._between = delay
+        self._enter("between", now)
+
     def open_next(self, now: float) -> Question | None:
         """Open the next question; None (and phase ``finished``) when there is none."""
         if self.index + 1 >= self.total:

@@ -12,7 +12,7 @@ Sent to the bot (direct ``message`` to the bot's ID):
 Sent by the bot:
 
 - to the room: ``quiz-status``, ``quiz-question``, ``quiz-hint``,
-  ``quiz-reveal``, ``quiz-scoreboard``, ``quiz-leaderboard``;
+  ``quiz-reveal``, ``quiz-scoreboard``, ``quiz-leaderboard``, ``quiz-season``;
 - to one user: ``quiz-received``, ``quiz-result``, ``quiz-error``,
   ``quiz-export`` (the CSV, to the teacher), ``quiz-progress`` (to the
   teachers: how many have answered), and ``quiz-question`` to a student who
@@ -41,11 +41,13 @@ REVEAL = "quiz-reveal"
 SCOREBOARD = "quiz-scoreboard"
 RESULT = "quiz-result"
 LEADERBOARD = "quiz-leaderboard"
+SEASON = "quiz-season"
 EXPORT = "quiz-export"
 PROGRESS = "quiz-progress"
 ERROR = "quiz-error"
 
-Action = Literal["start", "pause", "resume", "skip", "next", "stop", "status", "hint", "export"]
+Action = Literal["start", "pause", "resume", "skip", "next", "stop", "status", "hint", "export", "season",
+                 "leaderboard", "reset-season"]
 ACTIONS: tuple[str, ...] = Action.__args__  # type: ignore[attr-defined]
 
 
@@ -54,7 +56,8 @@ class QuizCommand(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    action: Action = Field(description="start, pause, resume, skip (or next), stop, status, hint, export")
+    action: Action = Field(description="start, pause, resume, skip (or next), stop, status, hint, export, season "
+                                       "(or leaderboard), reset-season")
     bank: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = Field(
         None, description="start: the bank to play (default: the bot's default_bank, or its only bank)")
     speed_bonus: bool | None = Field(None, description="start: override the room's speed bonus for this quiz")
@@ -96,6 +99,8 @@ _FROM_BOT = {
     SCOREBOARD: "the scores after a question",
     RESULT: "how your answer was marked, your points, score and rank (private)",
     LEADERBOARD: "the final standings",
+    SEASON: "the room's season leaderboard: totals over every quiz since the last reset (after each quiz, on "
+            "request, and when a teacher resets it)",
     EXPORT: "the results as CSV, in one or more parts (to the teacher)",
     PROGRESS: "how many students have answered the open question (to the teachers and admins present)",
     ERROR: "a command or answer the quiz bot could not take, and why (private)",

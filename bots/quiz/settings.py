@@ -51,6 +51,14 @@ class QuizSettings(BotSettings, Scoring):
     scoreboard_size: PositiveInt = Field(10, description="how many players the scoreboard after each question shows")
     export_part_bytes: int = Field(
         12_000, ge=1_000, description="the CSV export is cut into messages of at most this size (rooms limit size)")
+    resume_within: NonNegativeFloat | None = Field(
+        3600.0, description="seconds: a quiz interrupted by a restart (of the server or the bot) is resumed when the "
+                            "bot is back within this long, else ended with its results sent; 0: always end it; "
+                            "null: always resume")
+    resume_delay: NonNegativeFloat = Field(
+        10.0, description="seconds from a quiz's resumption after a restart to its next question (students reconnect)")
+    season_size: PositiveInt = Field(
+        50, description="how many players the season leaderboard (quiz-season) lists")
     rooms: dict[str, RoomOverrides] = Field(default_factory=dict, description="per-room overrides")
 
     @field_validator("banks")

@@ -175,7 +175,8 @@ def test_a_whole_quiz_with_timers_hints_and_scores(bank_file: Path) -> None:
         await clock.advance(10)  # the last question closes: leaderboard, status, export to the teacher
         kinds = room.take()
         assert kinds[:2] == [(None, "quiz-reveal"), (None, "quiz-scoreboard")]
-        assert kinds[-3:] == [(None, "quiz-leaderboard"), (None, "quiz-status"), (TEACHER.id, "quiz-export")]
+        assert kinds[-4:] == [(None, "quiz-leaderboard"), (None, "quiz-status"), (None, "quiz-season"),
+                              (TEACHER.id, "quiz-export")]
         assert clock.pending() == 0
         return room
 
@@ -356,7 +357,7 @@ def test_bad_commands_get_a_quiz_error_that_says_what_to_send(bank_file: Path) -
         assert error["code"] == "bad_command"
         assert error["message"].startswith("action: 'dance' is not one of 'start', 'pause', 'resume', 'skip', 'next'")
         assert error["message"].endswith('Send {"action": "start", "bank": "<name>"}, or pause, resume, skip, stop, '
-                                         'status, hint or export.')
+                                         'status, hint, export, season or reset-season.')
         await quiz.command(TEACHER, {"action": "start", "questions": 0})
         assert room.of("quiz-error", TEACHER.id)[-1]["message"].startswith(
             "questions: Input should be greater than 0. Send {")
@@ -378,7 +379,8 @@ def test_bad_commands_get_a_quiz_error_that_says_what_to_send(bank_file: Path) -
         assert "/quiz start [bank] [speed_bonus=true|false] [streak_bonus=true|false] [shuffle=true|false] " \
                "[questions=<questions>]: Start a quiz" in help_text
         assert "/quiz skip (or next): Close the open question now, or open the next one now" in help_text
-        assert quiz.bot.help_text(ANN) == quiz.bot.command_help  # a student may use none of them
+        assert quiz.bot.help_text(ANN).splitlines()[1:] == [  # a student may only look at the season
+            "/quiz season (or leaderboard): The room's season leaderboard (every quiz since the last reset), to you"]
 
     run(play())
 
