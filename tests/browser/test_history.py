@@ -29,9 +29,10 @@ def texts(page: Any) -> Any:
 
 def test_a_late_joiner_sees_the_rooms_earlier_messages(new_page: Any) -> None:
     with RoomchatProcess(config()) as server:
-        with ChatClient(server.url, room="lobby", token=TOKENS[KATE]) as kate:
-            kate.broadcast("text", "zeroth")  # Kate leaves before the page comes: it knows her by ID only
         with ChatClient(server.url, room="lobby", name="Bob") as bob:
+            with ChatClient(server.url, room="lobby", token=TOKENS[KATE]) as kate:
+                kate.broadcast("text", "zeroth")  # Kate leaves before the page comes: it knows her by ID only
+            bob.wait_for("user-disconnected", lambda payload: payload["data"]["ID"] == KATE)  # she is gone
             for text in ("first", "second", "third"):
                 assert bob.broadcast("text", text)["msg"] == "Message sent"
             page = join(new_page(), server.url, "lobby", name="Ann")
@@ -110,13 +111,19 @@ def test_nobody_elses_direct_messages_are_in_a_pages_history(new_page: Any) -> N
             expect(texts(kate)).to_have_text(["public before", "public after", JOINED_LINE])
             expect(kate.get_by_role("tab")).to_have_count(1)  # no private conversation appeared
             expect(kate.locator("#app")).not_to_contain_text("secret")
+        expect(log(kate).locator("li.msg.note.presence")).to_have_text(["Grace Hopper left."])
 
-            # The same check finds them where they belong: Alan's own history has them, in his private tab.
-            alan_page = join(new_page(), server.url, "lobby", token=TOKENS[ALAN])
-            expect(texts(alan_page)).to_have_text(["public before", "public after", JOINED_LINE])
-            alan_page.get_by_role("tab", name=re.compile("Grace Hopper")).click()
-            expect(log(alan_page).locator("li.msg[data-type='text'] .body")).to_have_text(
-                ["secret for Alan", "secret for Grace"])
+        # The same check finds them where they belong: Alan's own history has them, in his private tab
+        # (titled "user 2" while Grace is away, by name once she is back).
+        alan_page = join(new_page(), server.url, "lobby", token=TOKENS[ALAN])
+        expect(texts(alan_page)).to_have_text(["public before", "public after", JOINED_LINE])
+        private = alan_page.get_by_role("tab", name=f"user {GRACE}")
+        private.click()
+        expect(log(alan_page).locator("li.msg[data-type='text'] .body")).to_have_text(["secret for Alan", "secret for Grace"])
+        with ChatClient(server.url, room="lobby", token=TOKENS[GRACE]):
+            expect(alan_page.get_by_role("tab", name="Grace Hopper")).to_have_attribute("aria-selected", "true")
+            expect(log(alan_page).locator("li.msg .meta .name")).to_have_text(["Grace Hopper", "Alan Turing"])
+        expect(kate.locator("#app")).not_to_contain_text("secret")
 
 
 def test_a_room_without_history_says_so_quietly(new_page: Any) -> None:

@@ -262,6 +262,12 @@ export class RoomView implements PanelHost {
       name.replaceChildren(userText(user.name));
       name.after(h("span", { class: `badge role-${user.role.toLowerCase()}` }, user.role.toLowerCase()));
     }
+    const privately = this.conversations.get(`dm:${user.ID}`); // a private conversation from history, titled "user N"
+    if (privately) {
+      privately.title = user.name;
+      privately.setUnread(privately.unread);
+      privately.log.setAttribute("aria-label", `Private messages with ${user.name}`);
+    }
   }
 
   private userLeft(user: User): void {
