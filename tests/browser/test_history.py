@@ -44,6 +44,7 @@ def test_a_late_joiner_sees_the_rooms_earlier_messages(new_page: Any) -> None:
             bob.broadcast("text", "live now")
             expect(texts(page)).to_have_text(["zeroth", "first", "second", "third", JOINED_LINE, "live now"])
             expect(log(page).locator("li.msg.earlier")).to_have_count(4)  # the live one is not marked earlier
+            expect(log(page)).to_have_attribute("aria-live", "polite")  # new messages are announced again
             with ChatClient(server.url, room="lobby", token=TOKENS[KATE]):
                 expect(names).to_have_text(["Kate Johnson", "Bob", "Bob", "Bob"])  # named once she is seen
                 expect(log(page).locator("li.msg.earlier").first.locator(".badge")).to_have_text(["student"])

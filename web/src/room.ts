@@ -79,6 +79,8 @@ export class RoomView implements PanelHost {
   /** Rows of a page of earlier messages being built, by conversation (prepended together). */
   private olderBatch: Map<Conversation, HTMLLIElement[]> | null = null;
   private moreOlder = false;
+  /** While above 0, earlier rows are being added: logs (new ones too) do not announce them. */
+  private hushing = 0;
   private loadingOlder = false;
   private readonly olderButton: HTMLButtonElement;
   private readonly olderStatus: HTMLElement;
@@ -288,7 +290,7 @@ export class RoomView implements PanelHost {
     if (!this.historyShown) {
       this.historyShown = true;
       const before = rows();
-      for (const data of messages) this.deliver(data, "joined");
+      this.quietly(() => messages.forEach((data) => this.deliver(data, "joined")));
       if (rows() > before) this.note(room, "Messages from before you joined are above this line.", "divider");
       else if (!complete && messages.length === 0) this.note(room, "Earlier messages are not available in this room: new ones will show here.", "presence");
       // `complete` is false when the server's cap cut the count; a full count may have more behind it.
@@ -355,15 +357,34 @@ export class RoomView implements PanelHost {
       this.olderBatch = null;
     }
     let shown = 0;
-    for (const [conversation, rows] of batch) {
-      const log = conversation.log;
-      const boundary = log.firstElementChild;
-      log.prepend(...rows);
-      shown += rows.length;
-      // The earlier page fills the view above what was the first row (which goes to the bottom edge).
-      if (boundary) log.scrollTop += boundary.getBoundingClientRect().bottom - log.getBoundingClientRect().bottom;
-    }
+    this.quietly(() => {
+      for (const [conversation, rows] of batch) {
+        const log = conversation.log;
+        const boundary = log.firstElementChild;
+        log.prepend(...rows);
+        shown += rows.length;
+        // The earlier page fills the view above what was the first row (which goes to the bottom edge).
+        if (boundary) log.scrollTop += boundary.getBoundingClientRect().bottom - log.getBoundingClientRect().bottom;
+      }
+    });
     return shown;
+  }
+
+  /**
+   * Add many earlier rows at once (`fn`) without screen readers reading each aloud: the logs' aria-live
+   * is off meanwhile and polite again a moment later, once the browser has taken the rows in.
+   */
+  private quietly(fn: () => void): void {
+    this.hushing += 1;
+    for (const conversation of this.conversations.values()) conversation.log.setAttribute("aria-live", "off");
+    try {
+      fn();
+    } finally {
+      window.setTimeout(() => {
+        this.hushing -= 1;
+        if (this.hushing === 0) for (const conversation of this.conversations.values()) conversation.log.setAttribute("aria-live", "polite");
+      }, 250);
+    }
   }
 
   // -- messages -------------------------------------------------------------------------
@@ -603,6 +624,7 @@ export class RoomView implements PanelHost {
       const peer = key === "room" ? null : Number(key.slice(3));
       const title = peer === null ? "Everyone" : this.userName(peer);
       conversation = new Conversation(key, peer, title, (k) => this.select(k));
+      if (this.hushing > 0) conversation.log.setAttribute("aria-live", "off");
       this.conversations.set(key, conversation);
       this.tabs.append(conversation.tab);
       this.convBox.append(conversation.panel);
