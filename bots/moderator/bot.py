@@ -14,6 +14,11 @@ flag the bot:
    whose ``rule`` names the rule that fired;
 3. logs it (``moderation_action``, with the rule, never the message).
 
+Each user's offences (their times, on the wall clock) are kept in the bot's
+store (``self.store``, key ``offences:<room>``), so the ladder goes on where it
+was after a restart of the server or of the bot: a user warned before a
+deploy is muted after it.
+
 In ``dry_run`` nothing happens to anyone: the teachers get a text saying what
 would have happened. If the server has no filter (the plugin is disabled in
 the room), the bot watches the room's messages itself: it cannot block or
@@ -72,11 +77,45 @@ class Moderator(Bot):
     # -- joining: configure the filter --------------------------------------------------
 
     async def on_join(self, room: BotRoom) -> None:
-        """Send the room's rules to the server-side filter (again after every reconnect)."""
-        room.state.setdefault("offences", {})
+        """Send the room's rules to the server-side filter (again after every reconnect); load the offences kept."""
+        if "offences" not in room.state:
+            room.state["offences"] = await self.load_offences(room)
         room.state.setdefault("log", deque(maxlen=self.settings.history))
         room.state.setdefault("dry_run", self.settings.dry_run)
         await self.configure(room)
+
+    # -- offences, kept in the bot's store ---------------------------------------------------
+
+    async def load_offences(self, room: BotRoom) -> dict[int, list[float]]:
+        """The room's offence records as the store keeps them (those older than ``escalation.decay`` dropped)."""
+        try:
+            kept = await self.store.get(_offences_key(room))
+        except Exception as exc:  # noqa: BLE001 - a store that fails must not stop the moderator: it starts afresh
+            event(self.log, "offences_not_loaded", logging.WARNING, room=room.name,
+                  reason=f"{type(exc).__name__}: {exc}")
+            return {}
+        now = self.clock.now()
+        offences: dict[int, list[float]] = {}
+        for user, times in (kept.items() if isinstance(kept, dict) else ()):
+            try:
+                recent = [float(t) for t in times if now - float(t) < self.settings.escalation.decay]
+                if recent:
+                    offences[int(user)] = recent
+            except (TypeError, ValueError):
+                continue  # a damaged record is dropped, not fatal
+        return offences
+
+    async def save_offences(self, room: BotRoom) -> None:
+        """Write the room's offence records to the store (those forgotten by decay left out)."""
+        now = self.clock.now()
+        decay = self.settings.escalation.decay
+        offences: dict[int, list[float]] = room.state.get("offences", {})
+        kept = {str(user): [t for t in times if now - t < decay] for user, times in offences.items()}
+        try:
+            await self.store.set(_offences_key(room), {user: times for user, times in kept.items() if times})
+        except Exception as exc:  # noqa: BLE001 - see load_offences: the bot goes on from memory
+            event(self.log, "offences_not_saved", logging.WARNING, room=room.name,
+                  reason=f"{type(exc).__name__}: {exc}")
 
     def filter_settings(self, room: BotRoom) -> dict[str, Any]:
         """The rules this room's filter runs (with the room's own dry-run switch)."""
@@ -139,11 +178,12 @@ class Moderator(Bot):
             return
         dry_run = bool(flag.get("dry_run")) or room.state.get("dry_run", self.settings.dry_run)
         outcome = str(flag.get("outcome", "delivered"))
-        now = self.clock.monotonic()
+        now = self.clock.now()  # the wall clock: offence times are compared across restarts
         offences: dict[int, list[float]] = room.state.setdefault("offences", {})
         decision, after = decide(hits, offences.get(user.id, []), now, self.settings.escalation)
         if not dry_run:
             offences[user.id] = after
+            await self.save_offences(room)
         if decision.step is None:
             return
         upcoming = next_step(after, now, self.settings.escalation) if decision.offence is not None else None
@@ -240,6 +280,7 @@ class Moderator(Bot):
     async def forgive(self, room: BotRoom, msg: Incoming, user: Annotated[PositiveInt, Field(title="ID")]) -> None:
         """Forget a user's offences"""
         forgotten = room.state.setdefault("offences", {}).pop(user, [])
+        await self.save_offences(room)
         event(self.log, "offences_forgiven", room=room.name, user=user, by=msg.from_id)
         await self.say(room, msg.from_id, f"Forgot {len(forgotten)} offence(s) of user {user}.")
 
@@ -264,7 +305,7 @@ class Moderator(Bot):
 
     def status(self, room: BotRoom) -> str:
         """The room's mode and the users with offences on record."""
-        now = self.clock.monotonic()
+        now = self.clock.now()
         escalation = self.settings.escalation
         mode = "dry run (only reporting)" if room.state.get("dry_run") else "acting"
         where = "watching messages myself (no server filter)" if room.state.get("watch") else "server filter active"
@@ -287,6 +328,10 @@ class Moderator(Bot):
         return "\n".join(
             f"{'[dry run] ' if e['dry_run'] else ''}{e['name']} ({e['user']}): {e['step']} for {e['rule']}"
             + (f" (offence {e['offence']})" if e["offence"] else "") for e in entries)
+
+
+def _offences_key(room: BotRoom) -> str:
+    return f"offences:{room.name}"
 
 
 def _who(user: User) -> str:

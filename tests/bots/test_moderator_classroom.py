@@ -14,6 +14,7 @@ message caused has arrived too.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,13 @@ SENT = "Message sent"
 
 
 @pytest.fixture
-def classroom() -> Iterator[Callable[[int], ChatClient]]:
-    """A fresh server with the shipped config (mutes and offences never leak between tests); joins ``classroom``."""
+def classroom(tmp_path: Path) -> Iterator[Callable[[int], ChatClient]]:
+    """A fresh server with a copy of the shipped config and a database of its own (mutes and offences are kept
+    there: they never leak between tests); joins ``classroom``."""
+    shutil.copy(CONFIG, tmp_path / "roomchat.yaml")
+    shutil.copytree(CONFIG.parent / "quiz", tmp_path / "quiz")
     clients: list[ChatClient] = []
-    with RoomchatProcess(CONFIG) as server:
+    with RoomchatProcess(tmp_path / "roomchat.yaml") as server:
         def join(user: int) -> ChatClient:
             client = ChatClient(server.url, room="classroom", token=TOKENS[user])
             clients.append(client)
