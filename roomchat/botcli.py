@@ -13,7 +13,8 @@ Which entry: ``--id``; else the one whose token is ``--token``; else the only
 ``run: external`` entry (of KIND, when given).
 
 The bot's store (``self.store``, docs/bots.md "The bot store") is a database
-this process opens before the bot starts: ``--data DIR`` keeps it in the
+this process opens at the store's first use (a bot that stores nothing makes
+no file): ``--data DIR`` keeps it in the
 SQLite file ``DIR/roomchat-bots.sqlite3``; without ``--data``, ``--config``
 means the config's ``storage.url`` (the server's own database, relative paths
 from the config's folder, migrated if no server has yet), and neither means
