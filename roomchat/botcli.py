@@ -17,8 +17,9 @@ this process opens at the store's first use (a bot that stores nothing makes
 no file): ``--data DIR`` keeps it in the
 SQLite file ``DIR/roomchat-bots.sqlite3``; without ``--data``, ``--config``
 means the config's ``storage.url`` (the server's own database, relative paths
-from the config's folder, migrated if no server has yet), and neither means
-``./data/roomchat-bots.sqlite3``. Its keys are under ``bot:<kind>:<ID>`` (the
+from the config's folder, migrated if no server has yet; with no ``url``,
+where ``roomchat serve`` puts it: ``$ROOMCHAT_DATA_DIR`` when set), and
+neither means ``roomchat-bots.sqlite3`` in ``$ROOMCHAT_DATA_DIR``, else in ``./data``. Its keys are under ``bot:<kind>:<ID>`` (the
 entry's ID; ``bot:<kind>`` for a bot no entry declares), exactly as when the
 server runs the bot, so a bot moved from ``run: server`` to ``run: external``
 on the same database keeps what it stored.
@@ -51,6 +52,7 @@ from .config import BotConfig, Config, EnvRef, parse_config
 from .errors import CommandError, ConfigError
 from .loading import entry_point_plugins, import_object, import_plugin
 from .logs import event, setup_logging
+from .storage.config import data_dir, with_data_dir
 from .yamlfile import read_yaml
 
 log = logging.getLogger("roomchat.bots")
@@ -193,7 +195,7 @@ def add_bot_parser(sub: Any, log_levels: list[str]) -> None:
     p.add_argument("--data", metavar="DIR",
                    help="keep the bot's store (what it remembers across restarts) in DIR/roomchat-bots.sqlite3 "
                         "(default: with --config, the config's storage.url, the server's database; "
-                        "else ./data)")
+                        "else $ROOMCHAT_DATA_DIR, else ./data)")
     p.add_argument("--log-level", choices=log_levels, default="info", help="how much to log (default: info)")
     p.set_defaults(func=run_cli)
 
@@ -329,15 +331,16 @@ def make_plan(args: argparse.Namespace) -> BotPlan:
 
 
 def _store(args: argparse.Namespace, config: Config | None, entry: Entry | None, kind: str) -> dict[str, Any]:
-    """Where the bot's store is (``--data``, else the config's ``storage.url``, else ``./data``) and its namespace."""
+    """Where the bot's store is (``--data``, else the config's ``storage.url``, else ``$ROOMCHAT_DATA_DIR`` or
+    ``./data``) and its namespace."""
     namespace = bot_namespace(kind, entry.spec.id if entry is not None else None)
     data = getattr(args, "data", None)
     if data:
         return {"store_url": data_url(data), "store_base": None, "namespace": namespace}
-    if config is not None:
-        return {"store_url": config.storage.url, "store_base": str(Path(args.config).resolve().parent),
+    if config is not None:  # the server's database: where `roomchat serve` keeps it ($ROOMCHAT_DATA_DIR included)
+        return {"store_url": with_data_dir(config.storage).url, "store_base": str(Path(args.config).resolve().parent),
                 "namespace": namespace}
-    return {"store_url": data_url("data"), "store_base": None, "namespace": namespace}
+    return {"store_url": data_url(data_dir() or "data"), "store_base": None, "namespace": namespace}
 
 
 def choose_entry(config: Config, args: argparse.Namespace) -> Entry | None:

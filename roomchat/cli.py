@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from .config import Config, default_config_path, load_config
+from .config import Config, default_config_path, load_config, with_data_dir
 from .errors import CommandError, ConfigError
 from .requires import MissingPackage
 from .users import Role
@@ -35,17 +35,22 @@ def config_path(args: argparse.Namespace) -> str | None:
 
 
 def _load(args: argparse.Namespace, required: bool = True) -> tuple[Config, str]:
-    """The command's config and its file; with ``required=False`` an empty config when there is no file at all."""
+    """The command's config and its file; with ``required=False`` an empty config when there is no file at all.
+
+    With no ``storage.url`` in it, the database goes in ``--data DIR`` or ``$ROOMCHAT_DATA_DIR`` when either is
+    set (``with_data_dir``).
+    """
+    data = getattr(args, "data", None)
     path = config_path(args)
     if path is None and not required and not os.environ.get("ROOMCHAT_CONFIG") and not default_config_path().is_file():
-        return Config(), NO_FILE
+        return with_data_dir(Config(), data), NO_FILE
     source = str(path or default_config_path())
     if not Path(source).is_file():
         where = "" if path else " (no config file was given, and this is the default)"
         raise CommandError(f"there is no config file at {source}{where}; give one: roomchat {args.command} FILE")
     if args.command != "check":
         args.checkable = source  # a problem with this file is one `roomchat check` reports too
-    return load_config(source), source
+    return with_data_dir(load_config(source), data), source
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -137,6 +142,13 @@ def _add_config(p: argparse.ArgumentParser, positional: bool, optional: str = ""
                    else f"the config file {where}")
 
 
+def add_data_option(p: argparse.ArgumentParser) -> None:
+    """``--data DIR``: where the database goes when the config sets no ``storage.url``."""
+    p.add_argument("--data", metavar="DIR",
+                   help="keep the database in DIR/roomchat.sqlite3 when the config sets no storage.url "
+                        "(default: $ROOMCHAT_DATA_DIR, else data/ in the config file's folder)")
+
+
 def _roomchat_version() -> str:
     try:
         return version("roomchat")
@@ -163,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", choices=LOG_LEVELS, help="how much to log (default: server.log_level)")
     p.add_argument("--log-format", choices=["text", "json"],
                    help="key=value lines or JSON objects (default: server.log_format)")
+    add_data_option(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("check", help="validate a config file and exit",
@@ -206,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bot_parser(sub, LOG_LEVELS)  # roomchat bot run [KIND] --config ... | --url --token --room ...
     from .storagecli import add_storage_parsers
 
-    add_storage_parsers(sub, _add_config, _load)  # roomchat db upgrade|status, export --room R, purge --user ID
+    add_storage_parsers(sub, _add_config, _load, add_data_option)  # roomchat db upgrade|status, export, purge
     return parser
 
 

@@ -29,6 +29,7 @@ from . import backlog
 from .errors import ConfigError
 from .names import CONTROL, MAX_NAME, normalise
 from .storage.config import HistoryConfig, RoomHistory, StorageConfig
+from .storage.config import with_data_dir as storage_with_data_dir
 from .users import Role
 from .yamlfile import read_yaml
 
@@ -336,6 +337,16 @@ def resolve_secrets(config: Config, source: str) -> Config:
     if problems:
         raise ConfigError(source, problems)
     return config
+
+
+def with_data_dir(config: Config, data_dir: str | Path | None = None) -> Config:
+    """``config`` with its default database in the data folder: ``data_dir`` (``--data DIR``), else $ROOMCHAT_DATA_DIR.
+
+    Only when the config sets no ``storage.url``; with neither, the default stays
+    ``data/roomchat.sqlite3`` in the config file's folder (docs/storage.md, "Where the data lives").
+    """
+    storage = storage_with_data_dir(config.storage, data_dir)
+    return config if storage is config.storage else config.model_copy(update={"storage": storage})
 
 
 def default_config_path() -> Path:

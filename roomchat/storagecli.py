@@ -2,7 +2,9 @@
 
 Each reads ``storage.url`` from the config (``--config FILE``, else
 ``$ROOMCHAT_CONFIG`` or ``config/roomchat.yaml``, else the defaults); a
-relative SQLite path is relative to the config file's folder. They work while
+relative SQLite path is relative to the config file's folder. With no
+``storage.url``, ``--data DIR`` or ``$ROOMCHAT_DATA_DIR`` says where the
+default database is, as for ``roomchat serve``. They work while
 servers run on the same database (docs/storage.md, "Commands").
 """
 
@@ -122,11 +124,13 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return _run(work, url)
 
 
-def add_storage_parsers(sub: Any, add_config: Callable[..., None], load_config: Callable[..., Any]) -> None:
+def add_storage_parsers(sub: Any, add_config: Callable[..., None], load_config: Callable[..., Any],
+                        add_data: Callable[..., None]) -> None:
     """Add ``db upgrade``, ``db status``, ``export`` and ``purge`` to the CLI's sub-commands.
 
-    ``add_config`` adds the ``--config`` option; ``load_config(args, required=False)``
-    returns (Config, source) for a parsed command line.
+    ``add_config`` adds the ``--config`` option and ``add_data`` the ``--data DIR`` one (as
+    ``roomchat serve``'s); ``load_config(args, required=False)`` returns (Config, source) for a
+    parsed command line.
     """
     db = sub.add_parser("db", help="the database: migrate it, show its schema revision",
                         description="The database of storage.url (docs/storage.md).")
@@ -136,10 +140,12 @@ def add_storage_parsers(sub: Any, add_config: Callable[..., None], load_config: 
                           description="Run the schema's migrations on storage.url (servers run them at start-up "
                                       "too). Safe while servers run, and to run twice.")
     add_config(p, positional=False)
+    add_data(p)
     p.set_defaults(func=cmd_db_upgrade, load_config=load_config)
     p = db_sub.add_parser("status", help="print the schema's revision; exit 1 when it needs an upgrade",
                           description="Print the database's schema revision and this roomchat's.")
     add_config(p, positional=False)
+    add_data(p)
     p.set_defaults(func=cmd_db_status, load_config=load_config)
 
     p = sub.add_parser("export", help="write a room's history as JSON Lines",
@@ -148,6 +154,7 @@ def add_storage_parsers(sub: Any, add_config: Callable[..., None], load_config: 
     p.add_argument("--room", required=True, help="the room")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     add_config(p, positional=False)
+    add_data(p)
     p.set_defaults(func=cmd_export, load_config=load_config)
 
     p = sub.add_parser("purge", help="delete a user's messages from history for good",
@@ -155,4 +162,5 @@ def add_storage_parsers(sub: Any, add_config: Callable[..., None], load_config: 
                                    "from every room's history; running servers never replay them.")
     p.add_argument("--user", type=int, required=True, metavar="ID", help="the user's ID")
     add_config(p, positional=False)
+    add_data(p)
     p.set_defaults(func=cmd_purge, load_config=load_config)

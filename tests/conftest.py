@@ -3,6 +3,13 @@
 One server serves a whole test module (``chat_server``); each test gets fresh
 room names (``room``) and a ``join`` factory whose clients are closed, and whose
 connections the server has released, when the test ends.
+
+Every test has a data folder of its own (``data_dir``, autouse): ``$ROOMCHAT_DATA_DIR``
+is ``tmp_path/data``, so a server on a config that sets no ``storage.url`` (the
+shipped config/roomchat.yaml among them) keeps its database there, never in
+config/data/ where other tests and xdist workers would share it; a server the
+test restarts on the same config finds its data again. A test that checks the
+real default unsets the variable (``monkeypatch.delenv``).
 """
 
 from __future__ import annotations
@@ -15,7 +22,24 @@ from pathlib import Path
 import pytest
 from chatkit import SAM_TOKEN_ENV, TRANSPORTS, Joiner, base_config, start_server
 
+from roomchat.storage.config import DATA_DIR_ENV
 from roomchat.testing import RoomchatProcess
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_data_dir_outside_tests() -> Iterator[None]:
+    """Servers of module-scoped fixtures keep their data beside their config, even if the shell sets the variable."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(DATA_DIR_ENV, raising=False)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's data folder, ``tmp_path/data``: ``$ROOMCHAT_DATA_DIR`` for every server and command it starts."""
+    folder = tmp_path / "data"
+    monkeypatch.setenv(DATA_DIR_ENV, str(folder))
+    return folder
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ them without a cycle and without loading SQLAlchemy.
 ```yaml
 storage:
   url: sqlite:///data/roomchat.sqlite3     # the default; relative to the config file's folder
+  # (with no url, $ROOMCHAT_DATA_DIR or `roomchat serve --data DIR` moves the default file into DIR)
   # url: postgresql://roomchat@db.example/roomchat   (several servers: one PostgreSQL)
 rooms:
   lobby:
@@ -17,6 +18,7 @@ rooms:
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,6 +26,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator
 
 DEFAULT_URL = "sqlite:///data/roomchat.sqlite3"
+DEFAULT_FILE = "roomchat.sqlite3"
+DATA_DIR_ENV = "ROOMCHAT_DATA_DIR"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 
@@ -146,3 +150,24 @@ def sqlite_file(url: str) -> Path | None:
     if not url.startswith("sqlite"):
         return None
     return Path(url.split(":///", 1)[1].split("?", 1)[0])
+
+
+def data_dir(given: str | Path | None = None) -> Path | None:
+    """The folder the default database goes in: ``given`` (a ``--data DIR``), else ``$ROOMCHAT_DATA_DIR``.
+
+    Relative to the working directory; None (neither given, or the variable set
+    but empty) means the default's own place, ``data/`` in the config file's folder.
+    """
+    value = given or os.environ.get(DATA_DIR_ENV)
+    return Path(value).resolve() if value else None
+
+
+def with_data_dir(settings: StorageConfig, given: str | Path | None = None) -> StorageConfig:
+    """``settings`` with the default SQLite file in ``data_dir(given)``; a ``url`` the config sets is kept.
+
+    Without a data folder (``data_dir`` is None) the settings are returned as they are.
+    """
+    folder = data_dir(given)
+    if folder is None or "url" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"url": f"sqlite:///{folder / DEFAULT_FILE}"})

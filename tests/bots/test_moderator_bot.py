@@ -15,7 +15,6 @@ message would have caused has arrived too.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -413,16 +412,8 @@ def test_without_the_server_filter_the_bot_still_escalates(join: Callable[..., C
 # -- the shipped configuration --------------------------------------------------------------------
 
 
-def shipped_config(tmp: Path) -> Path:
-    """A copy of the shipped config (and its quiz banks) in ``tmp``: its database, beside it, is this test's alone."""
-    source = Path(__file__).resolve().parents[2] / "config"
-    shutil.copy(source / "roomchat.yaml", tmp / "roomchat.yaml")
-    shutil.copytree(source / "quiz", tmp / "quiz")
-    return tmp / "roomchat.yaml"
-
-
-def test_the_default_config_moderates_the_classroom(tmp_path: Path) -> None:
-    config = shipped_config(tmp_path)  # offences are kept in the database: never share one between tests
+def test_the_default_config_moderates_the_classroom() -> None:
+    config = Path(__file__).resolve().parents[2] / "config" / "roomchat.yaml"  # its database: this test's data_dir
     with RoomchatProcess(config) as server, \
             ChatClient(server.url, room="classroom", token="demo-teacher-ada") as ada, \
             ChatClient(server.url, room="classroom", token="demo-student-grace") as grace, \

@@ -14,7 +14,6 @@ message caused has arrived too.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,13 +33,11 @@ SENT = "Message sent"
 
 
 @pytest.fixture
-def classroom(tmp_path: Path) -> Iterator[Callable[[int], ChatClient]]:
-    """A fresh server with a copy of the shipped config and a database of its own (mutes and offences are kept
-    there: they never leak between tests); joins ``classroom``."""
-    shutil.copy(CONFIG, tmp_path / "roomchat.yaml")
-    shutil.copytree(CONFIG.parent / "quiz", tmp_path / "quiz")
+def classroom() -> Iterator[Callable[[int], ChatClient]]:
+    """A fresh server with the shipped config and the test's own database (tests/conftest.py's ``data_dir``: mutes
+    and offences, kept there, never leak between tests); joins ``classroom``."""
     clients: list[ChatClient] = []
-    with RoomchatProcess(tmp_path / "roomchat.yaml") as server:
+    with RoomchatProcess(CONFIG) as server:
         def join(user: int) -> ChatClient:
             client = ChatClient(server.url, room="classroom", token=TOKENS[user])
             clients.append(client)

@@ -4,11 +4,14 @@ person writes, and errors that name the key and what was expected.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from roomchat.config import parse_config
 from roomchat.errors import ConfigError
-from roomchat.storage.config import DEFAULT_URL, parse_duration
+from roomchat.storage.config import DATA_DIR_ENV, DEFAULT_URL, driver_url, parse_duration
 
 
 def test_defaults() -> None:
@@ -47,3 +50,29 @@ def test_errors_name_the_key(data: dict, line: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(data, "chat.yaml")
     assert any(problem.startswith(line) for problem in caught.value.problems), caught.value.problems
+
+
+def bot_plan(*args: str) -> Any:
+    from roomchat.botcli import make_plan
+    from roomchat.cli import build_parser
+
+    return make_plan(build_parser().parse_args(["bot", "run", "echo", "--url", "http://127.0.0.1:1", "--token", "t",
+                                                "--room", "lobby", *args]))
+
+
+def test_roomchat_data_dir_is_where_roomchat_bot_run_keeps_its_store(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "volume"))
+    assert bot_plan().store_url == f"sqlite:///{tmp_path / 'volume' / 'roomchat-bots.sqlite3'}"
+    assert bot_plan("--data", str(tmp_path / "given")).store_url == \
+        f"sqlite:///{tmp_path / 'given' / 'roomchat-bots.sqlite3'}"
+    config = tmp_path / "roomchat.yaml"  # with --config: the server's database, where roomchat serve keeps it
+    config.write_text("rooms:\n  lobby:\n    admit: [guests]\n", encoding="utf-8")
+    assert driver_url(bot_plan("--config", str(config)).store_url, tmp_path) == \
+        f"sqlite+aiosqlite:///{tmp_path / 'volume' / 'roomchat.sqlite3'}"
+    config.write_text("storage:\n  url: sqlite:///mine.sqlite3\nrooms:\n  lobby:\n    admit: [guests]\n",
+                      encoding="utf-8")
+    assert bot_plan("--config", str(config)).store_url == "sqlite:///mine.sqlite3"  # a url the config sets wins
+    monkeypatch.delenv(DATA_DIR_ENV)
+    monkeypatch.chdir(tmp_path)
+    assert bot_plan().store_url == f"sqlite:///{tmp_path.resolve() / 'data' / 'roomchat-bots.sqlite3'}"
