@@ -54,6 +54,15 @@ def student(server: RoomchatProcess, user: int) -> ChatClient:
     return ChatClient(server.url, room="classroom", token=TOKENS[user])
 
 
+def check_season(table: Any, scores: list[dict[str, Any]]) -> None:
+    """A season table shows exactly these rows: rank, name, points, correct/answered, quizzes played."""
+    rows = table.locator("tbody tr")
+    expect(rows).to_have_count(len(scores))
+    for index, row in enumerate(scores):
+        expect(rows.nth(index).locator("td")).to_have_text(
+            [str(row["rank"]), row["name"], str(row["score"]), f"{row['correct']}/{row['answered']}", "1"])
+
+
 def panel(page: Any) -> Any:
     return page.get_by_role("region", name="Teacher's panel")
 
@@ -118,6 +127,17 @@ def test_a_teacher_and_three_students_play_a_quiz_to_the_leaderboard(server: Roo
         assert final["scores"][0]["name"] == "Grace Hopper" and final["scores"][0]["correct"] == 3
         expect(grace.get_by_role("region", name="Quiz over")).to_be_visible()
         expect(log(teacher).get_by_role("table", name="Final leaderboard: Browser quiz")).to_be_visible()
+
+        # Then the room's season leaderboard: this quiz is the season's first, so its players and points.
+        season = alan.wait_message(lambda d: d["message"]["type"] == "quiz-season")["message"]["value"]
+        assert season["event"] == "quiz_ended" and season["quizzes"] == 1
+        assert [(r["name"], r["score"]) for r in season["scores"]] == [(r["name"], r["score"]) for r in final["scores"]]
+        for page in (grace, teacher):
+            check_season(log(page).get_by_role("table", name="Season leaderboard: 1 quiz"), season["scores"])
+        # Asked for in a private conversation with the bot, the season is its answer there.
+        grace.get_by_role("button", name="Private message to Quiz Master").click()
+        send_text(grace, "/quiz season")
+        check_season(log(grace).get_by_role("table", name="Season leaderboard: 1 quiz"), season["scores"])
         table = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
         assert {r["student"] for r in table} == {"Grace Hopper", "Alan Turing", "Kate Johnson"}
         assert [r["answer"] for r in table if r["student"] == "Grace Hopper"] == ["B", "true", "canbera"]

@@ -175,20 +175,31 @@ interface ScoreRow {
   score?: number;
   correct?: number;
   answered?: number;
+  quizzes?: number;
 }
 
-export function scoreTable(rows: unknown, caption: string): HTMLTableElement {
+/** A table of players (rank, name, score, correct/answered; with `season`, how many quizzes each played). */
+export function scoreTable(rows: unknown, caption: string, season = false): HTMLTableElement {
   const list = (Array.isArray(rows) ? rows : []).filter(isObject) as ScoreRow[];
+  const col = (label: string) => h("th", { attrs: { scope: "col" } }, label);
   return h(
     "table",
     { class: "scores" },
     h("caption", null, caption),
-    h("thead", null, h("tr", null, h("th", { attrs: { scope: "col" } }, "#"), h("th", { attrs: { scope: "col" } }, "Player"), h("th", { attrs: { scope: "col" } }, "Score"), h("th", { attrs: { scope: "col" } }, "Correct"))),
+    h("thead", null, h("tr", null, col("#"), col("Player"), col("Score"), col("Correct"), season ? col("Quizzes") : null)),
     h(
       "tbody",
       null,
       list.map((row) =>
-        h("tr", null, h("td", null, String(row.rank ?? "")), h("td", null, userText(row.name ?? "")), h("td", null, String(row.score ?? 0)), h("td", null, `${row.correct ?? 0}/${row.answered ?? 0}`)),
+        h(
+          "tr",
+          null,
+          h("td", null, String(num(row.rank) ?? "")),
+          h("td", null, userText(str(row.name))),
+          h("td", null, String(num(row.score) ?? 0)),
+          h("td", null, `${num(row.correct) ?? 0}/${num(row.answered) ?? 0}`),
+          season ? h("td", null, String(num(row.quizzes) ?? 0)) : null,
+        ),
       ),
     ),
   );
@@ -248,6 +259,22 @@ function renderLeaderboard(m: RenderMessage) {
   return h("div", { class: "leaderboard" }, scoreTable(v.scores, `Final leaderboard: ${title}${v.stopped ? " (stopped early)" : ""}`));
 }
 
+/** The room's season leaderboard (after each quiz, on request, and a teacher's reset-season). */
+function renderSeason(m: RenderMessage, ctx: RenderContext) {
+  if (!isObject(m.value)) return null;
+  const v = m.value;
+  if (v.event === "reset") {
+    const by = num(v.by);
+    return h("p", { class: "notice quiz" }, `A new quiz season begins${by ? ` (${ctx.userName(by)})` : ""}: everyone's season totals start again from nothing.`);
+  }
+  const quizzes = num(v.quizzes) ?? 0;
+  const rows = Array.isArray(v.scores) ? v.scores.filter(isObject) : [];
+  const players = num(v.players) ?? rows.length;
+  const caption = `Season leaderboard: ${quizzes} ${quizzes === 1 ? "quiz" : "quizzes"}${players > rows.length ? `, the top ${rows.length} of ${players} players` : ""}`;
+  if (rows.length === 0) return h("p", { class: "notice quiz" }, `${caption}, no scores yet.`);
+  return h("div", { class: "leaderboard season" }, scoreTable(rows, caption, true));
+}
+
 export function registerBuiltins(): void {
   registerBuiltin("text", renderText);
   registerBuiltin("image", renderImage);
@@ -261,6 +288,7 @@ export function registerBuiltins(): void {
   registerBuiltin("quiz-reveal", renderQuizReveal);
   registerBuiltin("quiz-scoreboard", renderScoreboard);
   registerBuiltin("quiz-leaderboard", renderLeaderboard);
+  registerBuiltin("quiz-season", renderSeason);
   // Rendered by their views (room.ts): registered so plugins cannot take them over.
   registerBuiltin("potato", renderPotato);
   registerBuiltin("reaction", renderReaction);

@@ -418,7 +418,9 @@ export class RoomView implements PanelHost {
         this.panel?.quizMessage(type, value);
         if (QUIZ_CARD.has(type)) this.quiz.handle(data, live);
       }
-      if (QUIZ_PRIVATE.has(type) || data.to !== undefined) return; // private: the card and the panel show it
+      // private: the card and the panel show it; but a season leaderboard asked for (`season` in a private
+      // conversation with the bot) is its answer there
+      if (QUIZ_PRIVATE.has(type) || (data.to !== undefined && type !== "quiz-season")) return;
     }
     if (type === "moderation" && isObject(value) && !older) this.moderation(value, live);
     const key = this.conversationKey(data);
