@@ -4,9 +4,9 @@ Plugins' state (polls and their votes, the moderation plugin's bans, mutes and
 locks, the moderator's rules and offence records) and bots' (the quiz's season
 leaderboard) outlive a restart here.
 
-- ``DatabaseKeyValue``: the store on one database (a bot's own connection to
-  the configured storage: ``open_bot_store``; the durable half of the two
-  below). Expiry times are absolute, on the clock it is given (the server's),
+- ``DatabaseKeyValue``: the store on one database (the durable half of the two
+  below; ``roomchat bot run``'s bot store, roomchat/client/store.py, on its own
+  connection). Expiry times are absolute, on the clock it is given (the server's),
   so a TTL means the same after a restart; expired entries read as missing and
   the sweep deletes them.
 - ``MirroredKeyValue``: one server's store. The in-memory store answers every
@@ -33,7 +33,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import BigInteger, Text, and_, case, cast, delete, or_, select
@@ -41,8 +40,7 @@ from sqlalchemy import BigInteger, Text, and_, case, cast, delete, or_, select
 from ..logs import event
 from ..state.base import KeyValueStore
 from ..state.memory import MemoryKeyValue
-from .config import StorageConfig, driver_url
-from .database import Database, open_database
+from .database import Database
 from .errors import StorageError, StorageUnavailable
 from .schema import kv, kv_fields
 
@@ -144,16 +142,6 @@ class DatabaseKeyValue(KeyValueStore):
             await conn.execute(stmt.on_conflict_do_update(index_elements=[kv_fields.c.key, kv_fields.c.field],
                                                           set_={"value": stmt.excluded.value}))
             return True
-
-    async def hash_incr(self, key: str, field: str, amount: int = 1) -> int:
-        """Add to the integer in one field of the hash at ``key`` (0 if missing); the result (a leaderboard's score)."""
-        stmt = self.db.insert(kv_fields).values(key=key, field=field, value=str(amount))
-        update = stmt.on_conflict_do_update(
-            index_elements=[kv_fields.c.key, kv_fields.c.field],
-            set_={"value": cast(cast(kv_fields.c.value, BigInteger) + amount, Text)}).returning(kv_fields.c.value)
-        async with self.db.transaction() as conn:
-            await self._hash_row(conn, key, self.now(), None)
-            return int(await conn.scalar(update))
 
     async def hash_get_all(self, key: str) -> dict[str, Any]:
         """Every field of the live hash at ``key``."""
@@ -259,10 +247,6 @@ class Namespaced(KeyValueStore):
 
     async def hash_get_all(self, key: str) -> dict[str, Any]:
         return await self.store.hash_get_all(self._key(key))
-
-    async def hash_incr(self, key: str, field: str, amount: int = 1) -> int:
-        """Add to the integer in one field of a hash (stores that have it: ``DatabaseKeyValue``)."""
-        return int(await self.store.hash_incr(self._key(key), field, amount))  # type: ignore[attr-defined]
 
     async def incr(self, key: str, amount: int = 1) -> int:
         return await self.store.incr(self._key(key), amount)
@@ -491,26 +475,3 @@ class MirroredKeyValue(KeyValueStore):
         self._changed(key, False)
         return value
 
-
-class BotStore(Namespaced):
-    """A bot's durable store (``open_bot_store``): its own namespace on the configured database."""
-
-    def __init__(self, db: Database, namespace: str, now: Callable[[], float] = time.time) -> None:
-        super().__init__(DatabaseKeyValue(db, now), namespace)
-        self.db = db
-
-    async def close(self) -> None:
-        """Close the bot's connection to the database."""
-        await self.db.close()
-
-
-async def open_bot_store(settings: StorageConfig, namespace: str, base_dir: str | Path | None = None,
-                         now: Callable[[], float] = time.time) -> BotStore:
-    """The durable store of one bot (``bot.<kind>`` by convention: plugins have the plain names), on the storage its config names.
-
-    A bot run by ``roomchat serve`` gets the server's store instead; one run by
-    ``roomchat bot run --config`` (another process) opens the same database
-    with this (migrating it first if no server has yet).
-    """
-    db = await open_database(driver_url(settings.url, base_dir))
-    return BotStore(db, namespace, now)

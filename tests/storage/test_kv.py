@@ -8,10 +8,9 @@ import asyncio
 
 import pytest
 
-from roomchat.storage.config import StorageConfig
 from roomchat.storage.database import Database, open_database
 from roomchat.storage.errors import StorageError
-from roomchat.storage.kv import DatabaseKeyValue, Namespaced, open_bot_store
+from roomchat.storage.kv import DatabaseKeyValue, Namespaced
 
 pytestmark = pytest.mark.anyio
 
@@ -118,18 +117,3 @@ async def test_the_sweep_deletes_expired_entries(db: Database) -> None:
     clock.now += 2
     assert await store.sweep() == 2
     assert [entry.key async for entry in store.entries()] == ["stays"]
-
-
-async def test_a_bot_keeps_a_season_leaderboard_across_restarts(tmp_path: object, db_url: str) -> None:
-    settings = StorageConfig()
-    settings.url = db_url.replace("+aiosqlite", "").replace("+asyncpg", "")
-    first = await open_bot_store(settings, "bot.quiz")
-    assert await first.hash_incr("season:lobby", "7", 3) == 3
-    assert await first.hash_incr("season:lobby", "8", 1) == 1
-    await first.close()
-    second = await open_bot_store(settings, "bot.quiz")  # the bot's next run (another process, say)
-    try:
-        assert await second.hash_incr("season:lobby", "7", 2) == 5
-        assert await second.hash_get_all("season:lobby") == {"7": 5, "8": 1}
-    finally:
-        await second.close()
