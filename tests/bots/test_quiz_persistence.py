@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from pgkit import pg_database, pg_url  # noqa: F401  (fixtures)
 
-from roomchat.storage.config import driver_url
+from roomchat.storage.config import StorageConfig, driver_url, with_data_dir
 from roomchat.storage.database import open_database
 from roomchat.storage.kv import DatabaseKeyValue
 from roomchat.testing import ChatClient, RoomchatProcess
@@ -119,10 +119,11 @@ class Classroom:
 
     def saved(self) -> Any:
         """The quiz in progress as the database holds it (read directly)."""
-        url = self.storage_url or f"sqlite:///{self.server.config_path.parent / 'data' / 'roomchat.sqlite3'}"
+        # the default: where roomchat puts it ($ROOMCHAT_DATA_DIR, which tests/conftest.py sets, else beside the config)
+        url = self.storage_url or with_data_dir(StorageConfig()).url
 
         async def read() -> Any:
-            db = await open_database(driver_url(url), migrate=False)
+            db = await open_database(driver_url(url, self.server.config_path.parent), migrate=False)
             try:
                 return await DatabaseKeyValue(db).get(RUN_KEY)
             finally:
