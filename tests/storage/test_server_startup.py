@@ -57,7 +57,7 @@ def test_the_default_config_keeps_history_beside_it_with_nothing_to_set_up(tmp_p
         server.stop()  # SIGTERM: what is queued is written before the process ends
     file = tmp_path / "config" / "data" / "roomchat.sqlite3"
     assert file.is_file()
-    assert asyncio.run(kept_values(file))[-1] == '"kept"'  # after the greeter's welcome to Ann
+    assert '"kept"' in asyncio.run(kept_values(file))  # with the greeter's welcome to Ann, before or after it
 
 
 def shipped_config_copy(tmp_path: Path) -> Path:
@@ -86,7 +86,7 @@ def test_roomchat_data_dir_moves_the_default_database_out_of_the_config_folder(t
         say(server, "on the volume")
     assert (volume / "roomchat.sqlite3").is_file()
     assert not (tmp_path / "config" / "data").exists()
-    assert asyncio.run(kept_values(volume / "roomchat.sqlite3"))[-1] == '"on the volume"'
+    assert '"on the volume"' in asyncio.run(kept_values(volume / "roomchat.sqlite3"))  # (and the greeter's welcome)
     with RoomchatProcess(config, env=env) as again, \
             ChatClient(again.url, auth={"room": "lobby", "name": "Bob", "history": 50}) as bob:
         history = bob.wait_for("history")["data"]["messages"]  # a restart on the same variable: the same database
@@ -101,7 +101,7 @@ def test_serve_data_overrides_the_variable_but_not_a_url_the_config_sets(tmp_pat
     flag, variable = tmp_path / "flag", tmp_path / "variable"
     with RoomchatProcess(config, env={DATA_DIR_ENV: str(variable)}, args=["--data", str(flag)]) as server:
         say(server, "where --data says")
-    assert asyncio.run(kept_values(flag / "roomchat.sqlite3"))[-1] == '"where --data says"'
+    assert '"where --data says"' in asyncio.run(kept_values(flag / "roomchat.sqlite3"))
     assert not variable.exists() and not (tmp_path / "config" / "data").exists()
 
     explicit = tmp_path / "explicit.yaml"
