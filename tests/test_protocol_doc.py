@@ -138,9 +138,10 @@ def test_the_readme_shows_the_same_examples(language: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def server():  # type: ignore[no-untyped-def]
-    """``roomchat serve`` with the default config, as ``make run`` serves it."""
-    with RoomchatProcess(ROOT / "config" / "roomchat.yaml") as process:
+def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """``roomchat serve`` with the default config, as ``make run`` serves it (its database in a folder of its own)."""
+    data = {"ROOMCHAT_DATA_DIR": str(tmp_path_factory.mktemp("data"))}
+    with RoomchatProcess(ROOT / "config" / "roomchat.yaml", env=data) as process:
         yield process
 
 

@@ -37,9 +37,10 @@ EVERY_JSON_KIND: list[Any] = [
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[RoomchatProcess]:
-    """``roomchat serve`` with the default config, unchanged (its bots included)."""
-    with RoomchatProcess(DEFAULT_CONFIG) as process:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoomchatProcess]:
+    """``roomchat serve`` with the default config, unchanged (its bots included; its database in a folder of its own)."""
+    data = {"ROOMCHAT_DATA_DIR": str(tmp_path_factory.mktemp("data"))}
+    with RoomchatProcess(DEFAULT_CONFIG, env=data) as process:
         yield process
 
 

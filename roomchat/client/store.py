@@ -204,7 +204,7 @@ class BotStore:
         return await self._kv.incr(self._key(key), amount)
 
     async def close(self) -> None:
-        """Release what the store holds (a database connection ``open_bot_store`` opened); idempotent."""
+        """Release what the store holds (the database connection ``roomchat bot run`` opened for it); idempotent."""
         close, self._close = self._close, None
         if close is not None:
             await close()
