@@ -322,6 +322,7 @@ async def _websocket_handler(self: async_socket.AsyncSocket, ws: asgi.WebSocket)
         self.upgraded = True
     writer = None
     if proto.can_take_frames:
+        proto.sid = self.sid
         queue.attach(proto)
     else:  # permessage-deflate: python-engineio's writer and uvicorn's framing
         writer = asyncio.ensure_future(_stock_writer(self, ws))

@@ -17,6 +17,7 @@ anything else is left to the websockets library.
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 import weakref
 from collections.abc import Callable
@@ -25,7 +26,11 @@ from typing import Any, Protocol
 from engineio import packet as eio_packet
 from websockets.speedups import apply_mask
 
+from ..logs import event
+
 __all__ = ["Flushable", "TickFlusher", "flusher_for", "frame_of", "parse_text_frames", "ws_frame"]
+
+log = logging.getLogger("roomchat.server")
 
 _H16 = struct.Struct("!BBH")
 _H64 = struct.Struct("!BBQ")
@@ -61,6 +66,10 @@ class Flushable(Protocol):
         """Write what waits."""
         ...
 
+    def flush_failed(self, exc: Exception) -> None:
+        """``flush`` raised ``exc``: the connection cannot be written any more (say so once, and end it)."""
+        ...
+
 
 class TickFlusher:
     """The connections of one event loop with frames waiting, written by one callback per pass of the loop."""
@@ -86,14 +95,34 @@ class TickFlusher:
         dirty = self._dirty
         if dirty and len(dirty) <= limit:
             self._dirty = []
-            for conn in dirty:
-                conn.flush()
+            _flush_each(dirty)
 
     def flush_all(self) -> None:
         """Write every marked connection's outbox (a connection marked during this runs in the next callback)."""
         dirty, self._dirty = self._dirty, []
-        for conn in dirty:
+        _flush_each(dirty)
+
+
+def _flush_each(conns: list[Flushable]) -> None:
+    """Flush each connection; one that raises is handed its exception, and the others are written all the same.
+
+    The list was taken from the flusher, so a connection left out here would
+    stay marked (never marked again, so never written again): one failing
+    connection must not silence the others of its pass.
+    """
+    for conn in conns:
+        try:
             conn.flush()
+        except Exception as exc:  # noqa: BLE001 - any failure of one connection's write is that connection's
+            try:
+                conn.flush_failed(exc)
+            except Exception:  # the next connections are written whatever happens to this one
+                log.exception("ending a connection whose flush failed")
+
+
+def flush_failure(sid: str | None, exc: Exception) -> None:
+    """Log a connection's failed flush (once per connection: its caller ends the connection)."""
+    event(log, "flush_failed", logging.ERROR, eio_sid=sid, error=f"{type(exc).__name__}: {exc}"[:200])
 
 
 _flushers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TickFlusher] = weakref.WeakKeyDictionary()

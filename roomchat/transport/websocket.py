@@ -34,7 +34,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.protocol import State
 
 from ..backlog import Backlog
-from .frames import TickFlusher, flusher_for, parse_text_frames
+from .frames import TickFlusher, flush_failure, flusher_for, parse_text_frames
 from .queues import LightQueue
 
 __all__ = ["Inbound", "RoomchatWebSocketProtocol"]
@@ -141,6 +141,8 @@ class RoomchatWebSocketProtocol(WebSocketsSansIOProtocol):
         self.fast_reading = False  # parse_text_frames in data_received (decided once, at the first frame)
         self._reading_checked = False
         self.flusher: TickFlusher = flusher_for(self.loop)
+        self.sid: str | None = None  # the engine.io connection's, once attached (for the logs)
+        self.flush_broken = False
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -174,6 +176,23 @@ class RoomchatWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.backlog is not None:
             self.backlog.done(size)  # on the wire, or in the transport's buffer (counted there)
 
+    def flush_failed(self, exc: Exception) -> None:
+        """A flush raised: log it once with the connection's sid, drop what waits, and end the connection.
+
+        Its frames can no longer be written in order, so the client must not
+        stay on a connection that silently lost some: aborted, it reconnects
+        (its user leaves the room as on any disconnect).
+        """
+        self.marked = False
+        self.drop_outbox()
+        if self.flush_broken:
+            return
+        self.flush_broken = True
+        flush_failure(self.sid, exc)
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.abort()
+
     def drop_outbox(self) -> None:
         """Forget the frames not written (a closed, closing or overflowing connection), counted out."""
         if self.backlog is not None and self.outbox_size:
@@ -198,8 +217,19 @@ class RoomchatWebSocketProtocol(WebSocketsSansIOProtocol):
             self.response = None  # type: ignore[assignment]
 
     def shutdown(self) -> None:
-        """uvicorn's shutdown (close code 1012), after the frames waiting."""
+        """uvicorn's shutdown (close code 1012), after the frames waiting.
+
+        A connection already closing (the client's close frame was answered,
+        the transport not yet gone) is only closed: uvicorn's own shutdown
+        would send a second close and raise ``InvalidState``, which ended
+        uvicorn's shutdown there (the other connections not closed, the ASGI
+        lifespan's shutdown, storage included, never run).
+        """
         self.flush()
+        if self.handshake_complete and not self.close_sent and self.conn.state is not State.OPEN:
+            self.stop_keepalive()
+            self.transport.close()
+            return
         super().shutdown()
 
     def connection_lost(self, exc: Exception | None) -> None:
