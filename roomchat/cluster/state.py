@@ -280,8 +280,16 @@ class RedisLink:
         self.lease_take, self.lease_release = s(LEASE_TAKE), s(LEASE_RELEASE)
 
     def new_client(self, timeout: float | None) -> aioredis.Redis:
-        """A client to this Redis; one retry, at once, for a pooled connection Redis closed (it restarted)."""
-        return aioredis.Redis.from_url(self.url, **redis_options(timeout))
+        """A client to this Redis; one retry, at once, for a pooled connection Redis closed (it restarted).
+
+        Its pool waits for a free connection (up to ``timeout``) when all
+        ``REDIS_POOL_SIZE`` are busy: redis-py's default pool raises "Too many
+        connections" past 100 operations in flight, which under load lost
+        messages (publish_failed) and refused joins as if Redis were down.
+        """
+        pool = aioredis.BlockingConnectionPool.from_url(self.url, max_connections=REDIS_POOL_SIZE, timeout=timeout,
+                                                        **redis_options(timeout))
+        return aioredis.Redis(connection_pool=pool)
 
     def key(self, *parts: str) -> str:
         """``<prefix>:part:part...``."""
@@ -303,6 +311,10 @@ class RedisLink:
     async def close(self) -> None:
         """Close the client's connections."""
         await self.client.aclose()
+
+
+REDIS_POOL_SIZE = 64
+"""Connections one server's client opens to Redis at most; more operations in flight wait for one."""
 
 
 def redis_options(timeout: float | None) -> dict[str, Any]:

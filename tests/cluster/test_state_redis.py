@@ -7,7 +7,7 @@ import uuid
 
 from cluster_kit import RedisServer
 
-from roomchat.cluster.state import RedisKeyValue, RedisLink
+from roomchat.cluster.state import REDIS_POOL_SIZE, RedisKeyValue, RedisLink
 
 
 def test_hash_set_and_its_expiry(redis_server: RedisServer) -> None:
@@ -28,6 +28,36 @@ def test_hash_set_and_its_expiry(redis_server: RedisServer) -> None:
             assert await kv.hash_get_all("h") == {}
         finally:
             await link.client.delete(f"{prefix}:kv:h")
+            await link.close()
+
+    asyncio.run(scenario())
+
+
+def test_more_operations_in_flight_than_connections_wait_for_one(redis_server: RedisServer) -> None:
+    """300 operations at once on one server's link all succeed (the bench's 200 clients sending did this).
+
+    redis-py's default pool raised "Too many connections" past 100 operations
+    in flight: under load a cluster server logged publish_failed, lost those
+    messages and refused joins as if Redis were down. The pool now holds at
+    most REDIS_POOL_SIZE connections and the others wait for one.
+    """
+    prefix = f"rctest-{uuid.uuid4().hex[:8]}"
+
+    async def scenario() -> None:
+        link = RedisLink(redis_server.url, prefix)
+        link.up = True
+        kv = RedisKeyValue(link)
+        try:
+            # BLPOP with a timeout holds its connection for that long: every call needs a connection of its own.
+            held = [link.call(lambda: link.client.blpop([f"{prefix}:nothing"], timeout=0.2)) for _ in range(150)]
+            writes = [kv.incr("count") for _ in range(150)]
+            results = await asyncio.gather(*held, *writes)
+            assert results[:150] == [None] * 150
+            assert sorted(results[150:]) == list(range(1, 151))
+            assert len(link.client.connection_pool._in_use_connections) == 0
+            assert link.client.connection_pool.max_connections == REDIS_POOL_SIZE
+        finally:
+            await link.client.delete(f"{prefix}:kv:count")
             await link.close()
 
     asyncio.run(scenario())
