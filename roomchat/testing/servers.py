@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any, Self
@@ -37,20 +38,54 @@ def write_config(config: dict[str, Any], directory: str | Path | None = None) ->
 
 
 def wait_healthy(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
-    """Wait until ``url``/healthz answers (200, or 503 while the server's Redis is away)."""
+    """Wait until ``url``/healthz answers (200, or 503 while the server's Redis is away).
+
+    With ``proc``, the answer counts only once that process holds the listening
+    socket: a free port picked by one test can be taken by another test's
+    server before this one binds it, and that server would answer instead.
+    """
     deadline = time.monotonic() + timeout
+    port = urllib.parse.urlsplit(url).port
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"roomchat exited with {proc.returncode} before answering")
         try:
             with urllib.request.urlopen(f"{url}/healthz", timeout=1) as reply:
-                if reply.status == 200:
-                    return
+                answered = reply.status == 200
         except urllib.error.HTTPError:
-            return  # it answers: up, though degraded (503 while its Redis is away)
+            answered = True  # it answers: up, though degraded (503 while its Redis is away)
         except OSError:
-            time.sleep(0.05)
+            answered = False
+        if answered and (proc is None or port is None or holds_listening_port(proc.pid, port) is not False):
+            return
+        time.sleep(0.05)
     raise TimeoutError(f"{url} did not answer /healthz within {timeout}s")
+
+
+def holds_listening_port(pid: int, port: int) -> bool | None:
+    """Whether process ``pid`` holds the TCP socket listening on ``port`` (None where /proc cannot tell)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(fields[9])
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None
+    for fd in fds:
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            return True
+    return False
 
 
 class ChildProcess:
@@ -98,6 +133,7 @@ class RoomchatProcess(ChildProcess):
     def __init__(self, config: dict[str, Any] | str | Path, env: dict[str, str] | None = None,
                  port: int | None = None, args: list[str] | None = None) -> None:
         self.config_path = Path(config) if isinstance(config, (str, Path)) else write_config(config)
+        self._port_chosen = port is not None  # a restart on the same port must not move elsewhere
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # Beside a config the test wrote, or in a temp folder for a config it did not (never in a checkout).
@@ -108,16 +144,21 @@ class RoomchatProcess(ChildProcess):
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20.0) -> Self:
-        """Start the server and wait until it answers."""
-        cmd = [sys.executable, "-m", "roomchat", "serve", "--config", str(self.config_path),
-               "--host", "127.0.0.1", "--port", str(self.port), *self.args]
-        self._spawn(cmd, self.env)
-        try:
-            wait_healthy(self.url, timeout, self.proc)
-        except Exception:  # noqa: BLE001 - whatever went wrong, stop the child and show its log
-            self.stop()
-            raise RuntimeError(f"roomchat did not start; its log:\n{self.log()}") from None
-        return self
+        """Start the server and wait until it answers (on another free port if another test took this one)."""
+        for attempt in range(3):
+            cmd = [sys.executable, "-m", "roomchat", "serve", "--config", str(self.config_path),
+                   "--host", "127.0.0.1", "--port", str(self.port), *self.args]
+            self._spawn(cmd, self.env)
+            try:
+                wait_healthy(self.url, timeout, self.proc)
+                return self
+            except Exception:  # noqa: BLE001 - whatever went wrong, stop the child and show its log
+                self.stop()
+                if self._port_chosen or attempt == 2 or "event=not_listening" not in self.log():
+                    raise RuntimeError(f"roomchat did not start; its log:\n{self.log()}") from None
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+        raise AssertionError("unreachable")
 
 
     def __enter__(self) -> Self:

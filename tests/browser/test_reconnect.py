@@ -5,7 +5,7 @@ The join's keys (PROTOCOL.md, "History and catch-up") are checked here on the wi
 acked messages count) on the rejoin, and a message seen before the restart is not shown
 again. What the server answers them with, as the reader sees it (earlier messages on a
 late join, every missed message once and in order after a restart, paging back, nobody
-else's direct messages), is tested in test_history.py.
+else's direct messages), is tested in test_page_history.py.
 """
 
 from __future__ import annotations

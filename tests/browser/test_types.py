@@ -1,6 +1,6 @@
 """Built-in media types as themselves, and a message id the page has shown never shown twice.
 
-The server's history and catch-up have their own tests (test_history.py); here a test plugin
+The server's history and catch-up have their own tests (test_page_history.py); here a test plugin
 sends a live copy of a message that is also in the joining page's history (PROTOCOL.md: "a
 client still does well to ignore a message whose id it has shown"), and the page shows it once.
 """
