@@ -9,8 +9,7 @@ same student's next offence is offence 2: a mute, not a second first warning.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from roomchat.storage.config import driver_url
 from roomchat.storage.database import open_database
 from roomchat.storage.kv import DatabaseKeyValue
 from roomchat.testing import ChatClient, RoomchatProcess
+from roomchat.testing.bots import wait_until as kit_wait_until
 
 ROOM = "words"
 
@@ -33,12 +33,7 @@ def storage_url(request: pytest.FixtureRequest) -> str | None:
     return request.getfixturevalue("pg_url") if request.param == "postgresql" else None
 
 
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return found
+wait_until = functools.partial(kit_wait_until, timeout=20.0)  # restarts and writes behind take longer than a handler
 
 
 def filters_active(server: RoomchatProcess) -> int:

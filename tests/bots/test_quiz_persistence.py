@@ -14,7 +14,7 @@ away and goes on when it is back.
 from __future__ import annotations
 
 import asyncio
-import time
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from roomchat.storage.database import open_database
 from roomchat.storage.kv import DatabaseKeyValue
 from roomchat.testing import ChatClient, RoomchatProcess
 from roomchat.testing.bots import BotProcess
+from roomchat.testing.bots import wait_until as kit_wait_until
 
 BOT_ID = 900
 BOT_TOKEN = "quiz-bot-token-for-persistence-tests"
@@ -161,12 +162,7 @@ def answer(student: ChatClient, text: str, number: int) -> None:
     assert received["answer"] == text
 
 
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return found
+wait_until = functools.partial(kit_wait_until, timeout=20.0)  # restarts and writes behind take longer than a handler
 
 
 def scores(value: dict[str, Any]) -> list[tuple[str, int, int]]:
