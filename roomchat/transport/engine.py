@@ -461,16 +461,11 @@ REPLACED = {
 def apply() -> None:
     """Apply every adjustment above to python-engineio (process-wide; idempotent)."""
     payload.Payload.max_decode_packets = max(payload.Payload.max_decode_packets, MAX_POST_PACKETS)
-    if async_socket.AsyncSocket.poll is not _bounded_poll:
-        async_socket.AsyncSocket.poll = _bounded_poll
-    if async_socket.AsyncSocket.handle_post_request is not _lenient_post:
-        async_socket.AsyncSocket.handle_post_request = _lenient_post
-    if asgi.WebSocket.wait is not _readable_ws_wait:
-        asgi.WebSocket.wait = _readable_ws_wait
-    if asgi.WebSocket.__call__ is not _accounted_ws_call:
-        asgi.WebSocket.__call__ = _accounted_ws_call
-    if async_socket.AsyncSocket._websocket_handler is not _websocket_handler:
-        async_socket.AsyncSocket._websocket_handler = _websocket_handler
-    if async_socket.AsyncSocket.schedule_ping is not _timer_schedule_ping:
-        async_socket.AsyncSocket.schedule_ping = _timer_schedule_ping
+    # Plain assignments: applying twice changes nothing.
+    async_socket.AsyncSocket.poll = _bounded_poll
+    async_socket.AsyncSocket.handle_post_request = _lenient_post
+    asgi.WebSocket.wait = _readable_ws_wait
+    asgi.WebSocket.__call__ = _accounted_ws_call
+    async_socket.AsyncSocket._websocket_handler = _websocket_handler
+    async_socket.AsyncSocket.schedule_ping = _timer_schedule_ping
 
