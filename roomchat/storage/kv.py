@@ -405,8 +405,12 @@ class MirroredKeyValue(KeyValueStore):
                 entries.append(Entry(key, value, None, ttl))
         try:
             await self.durable.write(entries, gone)
-        except StorageUnavailable as exc:
+        except BaseException as exc:
+            # Marked again on any failure, cancellation included: shutdown cancels the mirror's task,
+            # possibly in the middle of this write, and ``stop`` must still find these keys to write.
             self._dirty |= keys
+            if not isinstance(exc, StorageUnavailable):
+                raise
             if not self._failing:
                 event(log, "state_not_durable", logging.WARNING, reason=exc.reason, keys=len(self._dirty),
                       effect="state holds in memory and is written to the database once it answers")

@@ -5,12 +5,14 @@ delete, hashes, incr), the same after a restart, namespaces, and a bot's store (
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
+from roomchat.state.memory import MemoryKeyValue
 from roomchat.storage.database import Database, open_database
 from roomchat.storage.errors import StorageError
-from roomchat.storage.kv import DatabaseKeyValue, Namespaced
+from roomchat.storage.kv import DatabaseKeyValue, Entry, MirroredKeyValue, Namespaced
 
 pytestmark = pytest.mark.anyio
 
@@ -117,3 +119,34 @@ async def test_the_sweep_deletes_expired_entries(db: Database) -> None:
     clock.now += 2
     assert await store.sweep() == 2
     assert [entry.key async for entry in store.entries()] == ["stays"]
+
+
+class HeldWrites(DatabaseKeyValue):
+    """The real store, whose first write waits (in flight) until the test lets it go on."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.writing = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    async def write(self, entries: Sequence[Entry], gone: Sequence[str]) -> None:
+        if not self.writing.is_set():
+            self.writing.set()
+            await self.go_on.wait()
+        await super().write(entries, gone)
+
+
+async def test_a_shutdown_in_the_middle_of_the_mirrors_write_still_writes_its_keys(db: Database) -> None:
+    # Shutdown cancels the mirror's task; when that lands during a write, the keys of that write
+    # must still be written by ``stop`` (they were lost: a quiz resumed at an earlier question).
+    durable = HeldWrites(db)
+    mirror = MirroredKeyValue(MemoryKeyValue(), durable, window=0)
+    task = asyncio.create_task(mirror.run())
+    await mirror.set("quiz:run", {"question": 2})
+    await asyncio.wait_for(durable.writing.wait(), 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert mirror.pending == 1
+    assert await mirror.stop() == 0
+    assert await DatabaseKeyValue(db).get("quiz:run") == {"question": 2}
