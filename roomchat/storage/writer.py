@@ -3,10 +3,13 @@
 ``add`` is what delivery pays per message: two deque appends and a flag, no
 await and no encoding (the value's JSON is made by the writer task). The
 writer task wakes when the queue stops being empty, waits ``batch_window``
-seconds for more, and commits up to ``batch_max`` messages per transaction
-until the queue is empty. So a message is in the database at most
-``batch_window`` plus one commit after it was delivered; a kill -9 loses the
-messages of that last window at most (docs/storage.md, "What an ack promises").
+seconds for more, and commits what the window gathered, up to ``batch_max``
+messages per transaction. Messages that arrive during those commits wait for
+the next window: committing them at once would turn a busy room's steady
+stream into a run of tiny commits, each paying a transaction's whole cost.
+So a message is in the database at most ``batch_window`` plus the commits
+of one window after it was delivered; a kill -9 loses the messages of the
+last window at most (docs/storage.md, "What an ack promises").
 
 While a message waits it is also in its room's ``pending`` list, which
 readers merge with what the database holds, so nobody misses a message that
@@ -110,14 +113,20 @@ class HistoryWriter:
             await self._wake.wait()
             await asyncio.sleep(self.batch_window)  # the group: whatever else arrives in the window joins it
             self._wake.clear()
-            await self.drain(retry=True)
+            await self.drain(retry=True, most=len(self._queue))
+            if self._queue:
+                self._wake.set()  # what arrived during the commits: the next window's
 
-    async def drain(self, retry: bool = False) -> None:
-        """Commit everything queued now; with ``retry``, wait out a database outage (else raise ``StorageUnavailable``)."""
+    async def drain(self, retry: bool = False, most: int | None = None) -> None:
+        """Commit what is queued now (at most ``most`` messages, oldest first; None: until the queue is empty).
+
+        With ``retry``, wait out a database outage (else raise ``StorageUnavailable``).
+        """
         pause = RETRY_FIRST
+        left = most
         async with self._lock:
-            while self._queue:
-                batch = list(islice(self._queue, self.batch_max))
+            while self._queue and (left is None or left > 0):
+                batch = list(islice(self._queue, self.batch_max if left is None else min(left, self.batch_max)))
                 try:
                     await self.store.insert(batch)
                     await self._record_lost()
@@ -130,10 +139,12 @@ class HistoryWriter:
                     continue
                 except StorageError as exc:  # the database refused these rows: never block the rest behind them
                     event(log, "history_not_kept", logging.ERROR, reason=exc.reason, messages=len(batch))
+                    left = None if left is None else left - len(batch)
                     self._take(batch)
                     self._not_kept(batch, "refused")
                     continue
                 pause = RETRY_FIRST
+                left = None if left is None else left - len(batch)
                 self._take(batch)
                 await self._committed(batch)
 

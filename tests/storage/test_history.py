@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import pytest
@@ -16,6 +16,8 @@ from roomchat.storage.config import HistoryConfig, StorageConfig
 from roomchat.storage.database import Database, open_database
 from roomchat.storage.history import History
 from roomchat.storage.ids import WIDTH, format_id, parse_id
+from roomchat.storage.records import Record
+from roomchat.storage.store import HistoryStore
 
 pytestmark = pytest.mark.anyio
 ANN, BOB, CAT = 11, 12, 13
@@ -371,6 +373,48 @@ async def test_stop_commits_what_is_queued(db_url: str) -> None:
         assert values(await make_history(db).latest("lobby", BOB, 100)) == list(range(50))
     finally:
         await db.close()
+
+
+class HeldFirstCommit(HistoryStore):
+    """The real store, noting each batch; its first commit waits until the test lets it go on."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.batches: list[list[Any]] = []
+        self.committing = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    async def insert(self, batch: Sequence[Record]) -> int:
+        self.batches.append([record.value for record in batch])
+        if len(self.batches) == 1:
+            self.committing.set()
+            await self.go_on.wait()
+        return await super().insert(batch)
+
+
+async def test_messages_that_arrive_during_a_commit_wait_for_the_next_window(db: Database) -> None:
+    """A busy room's steady stream is committed a window at a time, not as a run of tiny commits
+    (each new message committed as soon as the previous commit ended: the whole cost of a
+    transaction per handful of messages, which tripled a server's CPU under load)."""
+    service = make_history(db, batch_window=1.0)
+    store = service.writer.store = HeldFirstCommit(db)
+    await service.start()
+    try:
+        send(service, "lobby", ANN, "a")
+        await asyncio.wait_for(store.committing.wait(), 10)
+        send(service, "lobby", ANN, "b")
+        send(service, "lobby", ANN, "c")
+        store.go_on.set()
+        for _ in range(30):  # a writer that commits b and c at once does so now; this one waits for its window
+            if len(store.batches) > 1:
+                break
+            await asyncio.sleep(0.01)
+        send(service, "lobby", ANN, "d")
+        await service.writer.drain()
+        assert store.batches == [["a"], ["b", "c", "d"]]
+        assert values(await service.latest("lobby", BOB, 10)) == ["a", "b", "c", "d"]
+    finally:
+        await service.stop()
 
 
 async def test_a_purge_during_a_commit_keeps_the_rest_of_the_queue(pg_url: str) -> None:
