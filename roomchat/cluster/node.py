@@ -188,10 +188,10 @@ class ClusterNode:
             return
         try:
             await self.link.client.delete(self.link.key("server", self.id, "hb"))
-            await self._reap(self.id)
+            gone = await self._reap(self.id)
         except (RedisError, OSError):
-            pass  # the others reap this server when its heartbeat expires
-        event(log, "cluster_left", server=self.id)
+            return  # the others reap this server when its heartbeat expires
+        event(log, "cluster_left", server=self.id, users=len(gone or ()))
 
     # -- heartbeat, health, resync, reaping -------------------------------------
 
@@ -293,19 +293,26 @@ class ClusterNode:
     async def _reap_dead(self) -> None:
         for raw in await self.link.client.smembers(self.link.key("servers")):
             other = text(raw)
-            if other != self.id:
-                await self._reap(other)
+            if other == self.id:
+                continue
+            gone = await self._reap(other)
+            if gone is not None:
+                event(log, "server_reaped", logging.WARNING, dead=other, users=len(gone), by=self.id)
 
-    async def _reap(self, other: str) -> None:
-        keys = [self.link.key("server", other, "hb"), self.link.key("server", other, "conns"),
+    async def _reap(self, server: str) -> list[Any] | None:
+        """Remove a server whose heartbeat expired (or this one, leaving) and its connections; None: it is alive.
+
+        Returns the (room, user) of each user that left with it.
+        """
+        keys = [self.link.key("server", server, "hb"), self.link.key("server", server, "conns"),
                 self.link.key("servers"), self.link.key("events")]
-        gone = await self.link.reap(keys=keys, args=[other, self.link.prefix, STREAM_MAXLEN])
+        gone = await self.link.reap(keys=keys, args=[server, self.link.prefix, STREAM_MAXLEN])
         if gone is None:
-            return  # alive after all
-        event(log, "server_reaped", logging.WARNING, dead=other, users=len(gone), by=self.id)
+            return None
         # Its users left their rooms here, where the reaping happened: plugins hear of it once.
         for room, raw_user in gone:
             self.rooms.tell_left(room.decode(), user_from_json(raw_user))
+        return list(gone)
 
     # -- the presence feed --------------------------------------------------------
 

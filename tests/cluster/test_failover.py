@@ -91,6 +91,7 @@ def test_a_server_stopped_cleanly_says_goodbye_at_once(cluster: Cluster) -> None
     s1.stop()
     bob.wait_for("user-disconnected", lambda p: p["data"]["ID"] == ANN)
     assert "event=server_reaped" not in s2.log()  # nothing was left for the heartbeat to find
+    assert "event=server_reaped" not in s1.log() and "event=cluster_left" in s1.log()  # leaving is no reaping
     store = cluster.redis.client()
     assert store.scard(f"{cluster.prefix}:servers") == 1
 
