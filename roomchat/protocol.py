@@ -104,7 +104,7 @@ def payload(msg: str, data: Any) -> dict[str, Any]:
 
 def initial_response(members: list[User]) -> dict[str, Any]:
     """``initial-response``: the room's users, the joiner included, in order of joining."""
-    return payload("Connected users", [u.as_wire() for u in members])
+    return payload("Connected users", [u.shared_wire() for u in members])
 
 
 def user_connected(user: User) -> dict[str, Any]:

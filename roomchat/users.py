@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -37,10 +38,19 @@ class User:
     role: Role
     name: str
     bot: bool = False
+    # Made once: a join's initial-response lists every member, so a room of N costs N of these per join.
+    _wire: dict[str, Any] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_wire", {"ID": self.id, "role": self.role.value, "name": self.name})
 
     def as_wire(self) -> dict[str, Any]:
-        """The user as every payload shows it."""
-        return {"ID": self.id, "role": self.role.value, "name": self.name}
+        """The user as every payload shows it (a copy of its own)."""
+        return dict(self._wire)
+
+    def shared_wire(self) -> Mapping[str, Any]:
+        """``as_wire`` without the copy, for a payload encoded at once and never changed (a join's user list)."""
+        return self._wire
 
     @classmethod
     def from_wire(cls, data: dict[str, Any], bot: bool = False) -> User:
