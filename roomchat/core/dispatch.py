@@ -32,6 +32,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from .. import protocol
 from ..clock import run_within
 from ..context import MessageContext, MessageState
@@ -291,8 +293,18 @@ _WIRE_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_n
 
 
 def _json_size(message: Message) -> int:
+    wire = message.as_wire()
     try:
-        text = _WIRE_JSON.encode(message.as_wire())
+        # orjson measures the usual message 5-10x faster. It writes NaN and Infinity as null and refuses
+        # what it cannot encode alike (lone surrogates, bytes, integers past 64 bits): the standard
+        # library decides those, as it always did.
+        fast = orjson.dumps(wire)
+    except TypeError:
+        fast = None
+    if fast is not None and b"null" not in fast:
+        return len(fast)
+    try:
+        text = _WIRE_JSON.encode(wire)
         # A lone surrogate ("\ud800" in the JSON) is valid JSON but not Unicode: it cannot go out as UTF-8.
         return len(text) if text.isascii() else len(text.encode())
     except (TypeError, ValueError):  # binary attachments decode to bytes; UnicodeEncodeError is a ValueError
