@@ -129,14 +129,11 @@ class RoomLink:
 
     async def run(self) -> None:
         """Stay in the room until cancelled or closed: connect, handle events, reconnect with backoff."""
-        async with aiohttp.ClientSession() as http:  # one for every attempt, closed when the bot leaves
-            await self._run(http)
-
-    async def _run(self, http: aiohttp.ClientSession) -> None:
         first = True
         while not self._closing.is_set() and not self.room.left:
             try:
-                await self._visit(http)
+                async with aiohttp.ClientSession() as http:
+                    await self._visit(http)
             except BotRefused as refused:
                 if first and self.fatal_refusals and refused.code in FATAL_CODES:
                     raise
@@ -156,7 +153,16 @@ class RoomLink:
         event(log, "bot_left", room=self.room.name, bot=self.room.me.id)
 
     async def _visit(self, http: aiohttp.ClientSession) -> None:
-        """One connection, from connect to disconnect."""
+        """One connection, from connect to disconnect, on an HTTP session of its own (``run`` closes it after).
+
+        Never one session for several connections: python-engineio's
+        AsyncClient closes the session it was given when the client object is
+        garbage-collected (its ``__del__`` does not check that the session was
+        not its own). A collection of the last connection's client after the
+        next one was up closed that one too, from whichever thread the
+        collector ran in, so the bot's event loop never noticed: the bot went
+        deaf until the ping timeout (tests/test_bot_process.py).
+        """
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         refusal: dict[str, Any] = {}
         client = socketio.AsyncClient(reconnection=False, http_session=http)

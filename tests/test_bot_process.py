@@ -8,6 +8,7 @@ FakeClock against the same real server process.
 
 from __future__ import annotations
 
+import gc
 import re
 import subprocess
 import sys
@@ -17,10 +18,11 @@ from typing import Any
 
 import pytest
 from clikit import roomchat, write_yaml
+from roomchat_bots.echo import Echo
 
 from roomchat.bot import Bot, BotRoom, Incoming
 from roomchat.testing import ChatClient, RoomchatProcess, free_port
-from roomchat.testing.bots import BotProcess, BotThread
+from roomchat.testing.bots import BotProcess, BotThread, wait_until
 
 ROOM = "hall"
 ECHO_TOKEN = "echo-bot-secret-token"
@@ -119,6 +121,29 @@ def test_bot_thread_with_a_fake_clock_against_a_server_process(server: RoomchatP
         bot.advance(1)
         assert ann.wait_message(lambda d: d["from"] == 73, count=2)["message"]["value"] == "reminder"
         assert bot.room().users[71].bot and not bot.room().users[ann.id].bot
+
+
+def test_a_bot_stays_connected_when_its_last_connections_client_is_garbage_collected() -> None:
+    """python-engineio's AsyncClient closes the aiohttp session it was given when it is collected, whether or
+    not the session was its own. The bot runner used one session for every connection, so collecting the
+    clients of the connections before a server restart (in whatever thread the collector ran) closed the live
+    one behind the bot's event loop: the bot stayed in the room, deaf, until the ping timeout (a flaky
+    moderator test, 1 run in 40 under load)."""
+    gc.disable()  # the collection happens below, in this thread, as a collection may in any thread
+    try:
+        first = RoomchatProcess(CONFIG).start()
+        with BotThread(Echo, first.url, ECHO_TOKEN, [ROOM], bot_ids=[71, 73]) as bot:
+            joins = bot.joins()
+            first.stop()
+            with RoomchatProcess(first.config_path, port=first.port) as second:
+                wait_until(lambda: bot.joins() > joins, "the bot came back", timeout=30)
+                gc.collect()
+                with join_when_present(second.url, 72) as ann:
+                    assert ann.send(72, "text", "still there?")["msg"] == "Message sent"
+                    echoed = ann.wait_message(lambda d: d["from"] == 72, timeout=10)
+                    assert echoed["message"]["value"] == "still there?"
+    finally:
+        gc.enable()
 
 
 # -- roomchat bot run --config: the entry under bots: is the bot's whole description ---------
