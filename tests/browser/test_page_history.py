@@ -27,6 +27,20 @@ def texts(page: Any) -> Any:
     return log(page).locator("li.msg[data-type='text'] .body, li.msg.divider")
 
 
+def restart_while_cut_off(page: Any, server: RoomchatProcess) -> RoomchatProcess:
+    """Stop ``server`` and start it again with ``page`` unable to reach it (its joins fail until ``let_back_in``)."""
+    page.route(SOCKET_IO, lambda route: route.abort())
+    server.stop()
+    expect(page.locator("#conn-state")).to_have_attribute("data-state", re.compile("reconnecting|closed"))
+    return RoomchatProcess(server.config_path, port=server.port).start()
+
+
+def let_back_in(page: Any) -> None:
+    """Let ``page`` reach the server again and wait until it rejoined."""
+    page.unroute(SOCKET_IO)
+    expect(page.locator("#conn-state")).to_have_attribute("data-state", "connected", timeout=30_000)
+
+
 def test_a_late_joiner_sees_the_rooms_earlier_messages(new_page: Any) -> None:
     with RoomchatProcess(config()) as server:
         with ChatClient(server.url, room="lobby", name="Bob") as bob:
@@ -79,16 +93,12 @@ def test_the_page_catches_up_after_the_server_restarts(new_page: Any) -> None:
             alan.broadcast("text", "before the restart")
             expect(texts(page)).to_have_text(["before the restart"])
 
-        # The page's next joins fail until unrouted, so the restarted server gets messages it misses.
-        page.route(SOCKET_IO, lambda route: route.abort())
-        server.stop()
-        expect(page.locator("#conn-state")).to_have_attribute("data-state", re.compile("reconnecting|closed"))
-        server = RoomchatProcess(server.config_path, port=server.port).start()
+        # The page cannot rejoin until let back in, so the restarted server gets messages it misses.
+        server = restart_while_cut_off(page, server)
         with ChatClient(server.url, room="lobby", token=TOKENS[ALAN]) as alan:
             for text in ("missed 1", "missed 2", "missed 3"):
                 assert alan.broadcast("text", text)["msg"] == "Message sent"
-            page.unroute(SOCKET_IO)
-            expect(page.locator("#conn-state")).to_have_attribute("data-state", "connected", timeout=30_000)
+            let_back_in(page)
             away = "While you were away: 3 new messages."
             expect(texts(page)).to_have_text(["before the restart", away, "missed 1", "missed 2", "missed 3"])
 
@@ -140,14 +150,10 @@ def test_a_room_without_history_says_so_quietly(new_page: Any) -> None:
             bob.broadcast("text", "seen live")
             expect(texts(page)).to_have_text(["seen live"])
 
-        page.route(SOCKET_IO, lambda route: route.abort())
-        server.stop()
-        expect(page.locator("#conn-state")).to_have_attribute("data-state", re.compile("reconnecting|closed"))
-        server = RoomchatProcess(server.config_path, port=server.port).start()
+        server = restart_while_cut_off(page, server)
         with ChatClient(server.url, room="quiet", name="Bob") as bob:
             bob.broadcast("text", "said while away")
-            page.unroute(SOCKET_IO)
-            expect(page.locator("#conn-state")).to_have_attribute("data-state", "connected", timeout=30_000)
+            let_back_in(page)
             expect(log(page).locator("li.msg.note.presence").last).to_have_text(
                 "Some messages sent while you were away may be missing: the room does not keep them all.")
             expect(texts(page)).to_have_text(["seen live"])
