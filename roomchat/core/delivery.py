@@ -32,7 +32,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -170,24 +170,25 @@ class Delivery:
             data["to"] = to
         return data
 
-    async def send(self, room: str, data: dict[str, Any], target: int | None = None, skip: list[str] | None = None,
-                   keep: bool | None = None) -> dict[str, Any]:
-        """Deliver prepared ``data`` (to user ``target``, or the room but ``skip``); ``data`` with its id.
+    def send(self, room: str, data: dict[str, Any], target: int | None = None, skip: list[str] | None = None,
+             keep: bool | None = None) -> Awaitable[dict[str, Any]]:
+        """Deliver prepared ``data`` (to user ``target``, or the room but ``skip``); await it for ``data`` with its id.
 
         ``keep``: whether the room keeps history (asked of the room's config when not given).
+        (The outbox's own awaitable, not a coroutine of its own: one frame less per message.)
         """
         assert self.outbox is not None, "the server has not attached its outbox"
         if keep is None:
             keep = self.room_keeps(room)
-        return await self.outbox.post(room, data, target, skip or [], keep)
+        return self.outbox.post(room, data, target, skip or [], keep)
 
     async def consumed_id(self) -> str:
         """The id a consumed message's ack carries: in the sequence, never a message's."""
         assert self.outbox is not None, "the server has not attached its outbox"
         return await self.outbox.fresh_id()
 
-    async def fan_out(self, room: str, data: dict[str, Any], target: int | None, skip: list[str]) -> None:
-        """Put a message with its id on this server's connections: the room's, or user ``target``'s.
+    def fan_out(self, room: str, data: dict[str, Any], target: int | None, skip: list[str]) -> Awaitable[None]:
+        """Put a message with its id on this server's connections: the room's, or user ``target``'s (await it).
 
         Held connections (joins waiting for their history) get it kept aside instead.
         """
@@ -196,7 +197,7 @@ class Delivery:
         if holds:
             skip = self._keep_aside(holds, parse_id(data["id"]) or 0, protocol.MESSAGE, payload, target, skip)
         channel = room_channel(room) if target is None else user_channel(room, target)
-        await self._transport.emit(protocol.MESSAGE, payload, to=channel, skip_sid=skip, ignore_queue=True)
+        return self._transport.emit(protocol.MESSAGE, payload, to=channel, skip_sid=skip, ignore_queue=True)
 
     async def announce(self, room: str, event_name: str, payload: dict[str, Any], skip: list[str],
                        ignore_queue: bool = False) -> None:

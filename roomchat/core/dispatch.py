@@ -123,9 +123,11 @@ class Dispatcher:
         return session
 
     async def _handle(self, sid: str, event_name: str, raw: Any, target: Any, direct: bool) -> dict[str, Any] | None:
-        session = await self._ready_session(sid)
+        session = self.sessions.get(sid)
         if session is None:
-            return None
+            return None  # the connection is going away
+        if not session.ready.is_set():  # _ready_session, without a coroutine per message once joined
+            await session.ready.wait()
         try:
             data = await self._process(session, raw, target, direct)
         except Refusal as refusal:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ..config import RoomConfig
 from ..protocol import CatchUp
@@ -29,9 +30,9 @@ class Session:
         """Whether the room keeps history (its ``history`` is not off)."""
         return self.room_config.history.kept is not None
 
-    @property
+    @cached_property
     def rate_key(self) -> str:
-        """The rate limiter's key: per user per room, shared by the user's connections."""
+        """The rate limiter's key: per user per room, shared by the user's connections (made once per session)."""
         return f"{self.user.id}:{self.room}"
 
 

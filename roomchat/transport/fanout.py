@@ -16,6 +16,8 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
+from .frames import frame_of
+
 __all__ = ["FanoutManager"]
 
 
@@ -43,18 +45,33 @@ class FanoutManager(socketio.AsyncManager):
         encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args]).encode()
         packets = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in (encoded if isinstance(encoded, list) else [encoded])]
         engine = self.server.eio
+        sockets, timeout = engine.sockets, engine.ping_timeout
+        # The frame once for every WebSocket recipient (a Socket.IO packet of JSON is one Engine.IO packet).
+        frame = frame_of(packets[0]) if len(packets) == 1 else None
+        size = len(frame) if frame is not None else 0
         now = time.time()
         slow: list[str] = []
-        for sid, eio_sid in self.get_participants(namespace, room):
+        for sid, eio_sid in self._members(namespace, room):
             if sid in skip:
                 continue
-            socket = engine.sockets.get(eio_sid)
+            socket = sockets.get(eio_sid)
             if socket is None or socket.closed or socket.closing or (
-                    socket.last_ping and now - socket.last_ping > engine.ping_timeout):
+                    socket.last_ping and now - socket.last_ping > timeout):
                 slow.append(eio_sid)
                 continue
-            for pkt in packets:
-                socket.queue.put_nowait(pkt)
+            queue = socket.queue
+            if frame is not None and getattr(queue, "sink", None) is not None:
+                queue.put_frame(frame, size)
+            else:
+                for pkt in packets:
+                    queue.put_nowait(pkt)
         if slow:
             await asyncio.wait([asyncio.create_task(self.server._send_eio_packet(eio_sid, pkt))
                                 for eio_sid in slow for pkt in packets])
+
+    def _members(self, namespace: str, room: Any) -> list[tuple[str, str]] | Any:
+        """``get_participants``: for one channel, its (sid, eio sid) pairs as a list, without the generator."""
+        if type(room) is str:
+            members = self.rooms[namespace].get(room)
+            return list(members.items()) if members else []
+        return self.get_participants(namespace, room)

@@ -50,13 +50,12 @@ def ws_frame(payload: bytes, opcode: int = TEXT) -> bytes:
 
 def frame_of(pkt: eio_packet.Packet) -> bytes:
     """The engine.io packet's WebSocket frame, built once per packet (a fan-out shares one packet)."""
-    try:
-        return pkt.ws_frame
-    except AttributeError:
+    frame: bytes | None = getattr(pkt, "ws_frame", None)  # no exception raised and caught for a new packet
+    if frame is None:
         data = pkt.encode()
         frame = ws_frame(data.encode(), TEXT) if isinstance(data, str) else ws_frame(data, BINARY)
         pkt.ws_frame = frame
-        return frame
+    return frame
 
 
 class Flushable(Protocol):

@@ -172,6 +172,18 @@ class SendQueue(LightQueue):
         elif self.backlog.add(packet_size(item)):
             self._append(item)
 
+    def put_frame(self, frame: bytes, size: int) -> None:
+        """``put_nowait`` of a packet whose frame (of ``size`` bytes) the caller built once for every recipient.
+
+        Only once attached (``sink`` set).
+        """
+        sink, backlog = self.sink, self.backlog
+        assert sink is not None
+        if backlog.held > backlog.limit >> 1:
+            sink.flush()
+        if backlog.add(size):
+            sink.send_frame(frame)
+
     def put_back(self, item: Any) -> None:
         """Queue again a packet just taken (in order), counted but never refused: it was held already."""
         self.backlog.restore(packet_size(item))

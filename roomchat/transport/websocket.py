@@ -143,6 +143,7 @@ class RoomchatWebSocketProtocol(WebSocketsSansIOProtocol):
         self.flusher: TickFlusher = flusher_for(self.loop)
         self.sid: str | None = None  # the engine.io connection's, once attached (for the logs)
         self.flush_broken = False
+        self.write_paused = False  # the transport's high-water mark (uvicorn's ``writable`` Event, as a flag)
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -168,7 +169,7 @@ class RoomchatWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.disconnected or self.close_sent or self.transport.is_closing():
             self.drop_outbox()
             return
-        if not self.writable.is_set():
+        if self.write_paused:
             return
         out, size = self.outbox, self.outbox_size
         self.outbox, self.outbox_size = [], 0
@@ -199,8 +200,14 @@ class RoomchatWebSocketProtocol(WebSocketsSansIOProtocol):
             self.backlog.done(self.outbox_size)
         self.outbox, self.outbox_size = [], 0
 
+    def pause_writing(self) -> None:
+        """The transport's buffer passed its high-water mark: frames wait in the outbox."""
+        self.write_paused = True
+        super().pause_writing()
+
     def resume_writing(self) -> None:
         """The transport drained below its low-water mark: write what waited."""
+        self.write_paused = False
         super().resume_writing()
         self.flush()
 

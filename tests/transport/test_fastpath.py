@@ -270,6 +270,45 @@ def test_the_cap_closes_a_paused_websocket_on_the_fast_path(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
+def test_an_emit_is_answered_alike_on_the_short_route_and_through_python_socketio(
+        server: RoomchatProcess, transport: str) -> None:
+    """``42<id>[...]`` takes SocketServer's one-step route; ``42/,<id>[...]`` (the same emit) python-socketio's.
+
+    Both are delivered, in order, and answered with the same ack; refusals too
+    (an unknown event, a message of the wrong shape, JSON nested too deep).
+    """
+    room = f"routes-{transport}"
+    with RawClient(server.url, "websocket", timeout=20) as bob, \
+            RawClient(server.url, transport, timeout=20) as ann:  # type: ignore[arg-type]
+        bob.join(room, name="Bob")
+        ann.join(room, name="Ann")
+        bob_id = ann.of("initial-response")[0]["data"][0]["ID"]
+        too_deep = "[" * 200 + "]" * 200
+        emits = [
+            ('["message",{"type":"x-seq","value":{"n":%d}},%d]', True),
+            ('["broadcast-message",{"type":"x-seq","value":{"n":%d}}]', True),
+            ('["no-such-event",{"n":%d}]', False),
+            ('["message",{"type":"x-seq","value":{"n":%d,"deep":' + too_deep + '}},%d]', False),
+            ('["message",%d]', False),
+        ]
+        answers: dict[str, list[Any]] = {"short": [], "long": []}
+        n = 0
+        for template, delivered in emits:
+            for route, namespace in (("short", ""), ("long", "/,")):
+                body = template % ((n, bob_id) if template.count("%d") == 2 else (n,))
+                ack_id = 1000 + n
+                ann.send(f"42{namespace}{ack_id}{body}")
+                ack = ann.wait_ack(ack_id)
+                answers[route].append(ack["msg"] if delivered else ack["data"]["code"])
+                n += 1
+        assert answers["short"] == answers["long"]
+        assert answers["short"] == ["Message sent", "Message sent", "invalid_message", "invalid_message",
+                                    "invalid_message"]
+        bob.sync()
+        assert raw_numbers(bob) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
 def test_a_quiet_connection_outlives_the_ping_timeout_on_timer_pings(server: RoomchatProcess, transport: str) -> None:
     """Pings come from a timer per connection (no task): a client that answers them stays, past interval + timeout."""
     with RawClient(server.url, transport, timeout=30) as raw:  # type: ignore[arg-type]
