@@ -194,7 +194,13 @@ class RoomLink:
                 await client.disconnect()
 
     async def _handle_events(self, queue: asyncio.Queue[tuple[str, Any]]) -> None:
+        task = asyncio.current_task()
         while True:
+            if task is not None and task.cancelling():
+                # A cancellation that a handler's await lost: on Python 3.11, asyncio.wait_for (python-socketio's
+                # call() uses it) returns normally when its future completes as the cancellation arrives
+                # (CPython gh-86296), and the bot would wait here for ever, holding up the server's shutdown.
+                raise asyncio.CancelledError
             name, payload = await queue.get()
             if name == "disconnect":
                 event(log, "bot_disconnected", room=self.room.name, bot=self.room.me.id, reason=str(payload))
