@@ -34,7 +34,8 @@ class MessageState:
     message_type: MessageType | None
     value: Any
     loaded: Any
-    ref: str = ""
+    ref: str = ""  # made on first use (``make_ref``): most messages never need one
+    make_ref: Callable[[], str] | None = None
     id: str | None = None
     consumed: bool = False
     after: list[Callable[[dict[str, Any]], Any]] | None = None  # ``after_delivery`` callbacks
@@ -122,7 +123,10 @@ class MessageContext:
         Not a message id (ids are given at delivery, in the room's order): use it
         for what a handler must name before delivery (the poll plugin's poll id).
         """
-        return self._message.ref
+        state = self._message
+        if not state.ref and state.make_ref is not None:
+            state.ref = state.make_ref()
+        return state.ref
 
     @property
     def id(self) -> str | None:

@@ -193,7 +193,7 @@ class Dispatcher:
                            entry: TypeEntry | None) -> dict[str, Any]:
         state = MessageState(session.room, session.room_config, session.user, message.type, target_id,
                              entry.message_type if entry is not None else None, loaded, loaded,
-                             ref=self.delivery.new_ref())  # a handle before delivery (a poll's id, say)
+                             make_ref=self.delivery.new_ref)  # a handle before delivery (a poll's id, say)
         for step in session.pipeline.checks:
             ctx = MessageContext(state, step.chat, step.settings)
             pending = self._start(step, ctx, CHECK)
