@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import socketio
@@ -69,7 +70,7 @@ class FanoutManager(socketio.AsyncManager):
             await asyncio.wait([asyncio.create_task(self.server._send_eio_packet(eio_sid, pkt))
                                 for eio_sid in slow for pkt in packets])
 
-    def _members(self, namespace: str, room: Any) -> list[tuple[str, str]] | Any:
+    def _members(self, namespace: str, room: Any) -> Iterable[tuple[str, str]]:
         """``get_participants``: for one channel, its (sid, eio sid) pairs as a list, without the generator."""
         if type(room) is str:
             members = self.rooms[namespace].get(room)
