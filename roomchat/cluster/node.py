@@ -187,8 +187,7 @@ class ClusterNode:
         if not self.link.up:
             return
         try:
-            await self.link.client.delete(self.link.key("server", self.id, "hb"))
-            gone = await self._reap(self.id)
+            gone = await self._reap(self.id, leaving=True)  # the heartbeat goes in the same atomic step
         except (RedisError, OSError):
             return  # the others reap this server when its heartbeat expires
         event(log, "cluster_left", server=self.id, users=len(gone or ()))
@@ -299,14 +298,17 @@ class ClusterNode:
             if gone is not None:
                 event(log, "server_reaped", logging.WARNING, dead=other, users=len(gone), by=self.id)
 
-    async def _reap(self, server: str) -> list[Any] | None:
-        """Remove a server whose heartbeat expired (or this one, leaving) and its connections; None: it is alive.
+    async def _reap(self, server: str, leaving: bool = False) -> list[Any] | None:
+        """Remove a server whose heartbeat expired (or this one, ``leaving``) and its connections; None: it is alive.
 
-        Returns the (room, user) of each user that left with it.
+        Returns the (room, user) of each user that left with it. Leaving, the
+        heartbeat is dropped by the same script: deleted first on its own, another
+        server's reaper could find this one dead in between and log it as reaped.
         """
         keys = [self.link.key("server", server, "hb"), self.link.key("server", server, "conns"),
                 self.link.key("servers"), self.link.key("events")]
-        gone = await self.link.reap(keys=keys, args=[server, self.link.prefix, STREAM_MAXLEN])
+        args: list[Any] = [server, self.link.prefix, STREAM_MAXLEN] + (["leaving"] if leaving else [])
+        gone = await self.link.reap(keys=keys, args=args)
         if gone is None:
             return None
         # Its users left their rooms here, where the reaping happened: plugins hear of it once.

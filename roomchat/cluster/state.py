@@ -162,9 +162,12 @@ REAP = """
 -- Remove every connection of a server whose heartbeat expired, once: the
 -- check and the removal are one atomic step, so of several servers that
 -- notice the death at once exactly one removes (and announces) anything.
+-- A server leaving cleanly reaps itself with ARGV 4 = 'leaving': its heartbeat goes in the same step,
+-- so no other server can find it gone before its connections are (and report it as dead).
 -- KEYS: 1 the dead server's heartbeat, 2 its conns, 3 the servers set, 4 events stream
--- ARGV: 1 dead server id, 2 key prefix, 3 stream maxlen
+-- ARGV: 1 dead server id, 2 key prefix, 3 stream maxlen, 4 'leaving' (optional)
 -- Returns nil if the server is alive, else {room, user json} of every user who left a room with it.
+if ARGV[4] == 'leaving' then redis.call('DEL', KEYS[1]) end
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 local entries = redis.call('HGETALL', KEYS[2])
 local gone = {}

@@ -61,3 +61,32 @@ def test_more_operations_in_flight_than_connections_wait_for_one(redis_server: R
             await link.close()
 
     asyncio.run(scenario())
+
+
+def test_a_leaving_server_drops_its_heartbeat_in_its_own_reap(redis_server: RedisServer) -> None:
+    """A clean leave is one script: no moment where the heartbeat is gone and the server still registered.
+
+    The leave deleted the heartbeat, then reaped itself: another server's reaper
+    running in between found it dead and logged ``server_reaped`` (a warning)
+    for a clean shutdown (seen once in CI in
+    tests/cluster/test_failover.py::test_a_server_stopped_cleanly_says_goodbye_at_once).
+    """
+    prefix = f"rctest-{uuid.uuid4().hex[:8]}"
+    server = "s1"
+    keys = [f"{prefix}:server:{server}:hb", f"{prefix}:server:{server}:conns", f"{prefix}:servers", f"{prefix}:events"]
+
+    async def scenario() -> None:
+        link = RedisLink(redis_server.url, prefix)
+        link.up = True
+        try:
+            await link.client.set(keys[0], "1", px=10_000)
+            await link.client.sadd(keys[2], server)
+            assert await link.reap(keys=keys, args=[server, prefix, 100]) is None  # alive: the others leave it be
+            assert await link.reap(keys=keys, args=[server, prefix, 100, "leaving"]) == []  # leaving: one step
+            assert await link.client.exists(keys[0]) == 0
+            assert await link.client.sismember(keys[2], server) == 0
+        finally:
+            await link.client.delete(*keys)
+            await link.close()
+
+    asyncio.run(scenario())
