@@ -80,9 +80,27 @@ class ChatClient:
         return self
 
     def close(self) -> None:
-        """Disconnect (idempotent)."""
+        """Disconnect (idempotent); on long-polling, the server hears of it before the client closes."""
         if self.sio.connected:
+            if self.sio.transport() == "polling":
+                self._leave_before_closing()
             self.sio.disconnect()
+
+    def _leave_before_closing(self, timeout: float = 2.0) -> None:
+        """Send Socket.IO's DISCONNECT and wait (bounded) until it is posted.
+
+        python-engineio's polling client can drop the last packets of its
+        ``disconnect()`` (DISCONNECT and CLOSE): its write loop stops when it sees
+        the state change, and a POST in flight then (a PONG, say) is its last.
+        The server then noticed only when pings went unanswered (ping_interval +
+        ping_timeout), after a test had given up waiting for ``user-disconnected``.
+        """
+        for namespace in self.sio.namespaces:
+            self.sio._send_packet(self.sio.packet_class(socketio.packet.DISCONNECT, namespace=namespace))
+        queue = self.sio.eio.queue
+        deadline = time.monotonic() + timeout
+        while queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def __enter__(self) -> Self:
         return self
