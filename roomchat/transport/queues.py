@@ -164,11 +164,7 @@ class SendQueue(LightQueue):
             self._append(item)
         elif sink is not None:
             frame = frame_of(item)
-            backlog = self.backlog
-            if backlog.held > backlog.limit >> 1:
-                sink.flush()  # a burst within one tick: write what the transport takes now, before counting on
-            if backlog.add(len(frame)):
-                sink.send_frame(frame)
+            self.put_frame(frame, len(frame))
         elif self.backlog.add(packet_size(item)):
             self._append(item)
 
@@ -180,7 +176,7 @@ class SendQueue(LightQueue):
         sink, backlog = self.sink, self.backlog
         assert sink is not None
         if backlog.held > backlog.limit >> 1:
-            sink.flush()
+            sink.flush()  # a burst within one tick: write what the transport takes now, before counting on
         if backlog.add(size):
             sink.send_frame(frame)
 
